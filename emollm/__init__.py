@@ -1,0 +1,18 @@
+"""emollm: multimodal emotion recognition with LLMs (frozen encoders -> projectors -> LoRA-tuned LM)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__version__ = "0.1.0"
+
+
+def load(checkpoint: str | Path, device: str = "cpu") -> Any:
+    """Load a trained EmoLLM from a checkpoint folder (e.g. runs/quickstart/final) for `predict` and `chat`."""
+    from emollm.checkpoint import load_checkpoint
+
+    return load_checkpoint(checkpoint, device)
+
+
+__all__ = ["__version__", "load"]

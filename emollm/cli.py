@@ -1,0 +1,194 @@
+"""The `emollm` command: verbs are plain functions (prepare, train, chat, eval, quickstart)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """Convert a corpus (or generate the synthetic one) into Sample JSONL."""
+    from data_recipes.__main__ import main as recipes_main
+
+    argv = [args.name, "--out", args.out, "--seed", str(args.seed)]
+    argv += ["--root", args.root] if args.root else []
+    argv += ["--limit", str(args.limit)] if args.limit else []
+    return recipes_main(argv)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train from a YAML config plus key=value overrides."""
+    from emollm.config import load_config
+    from emollm.train import train
+
+    cfg = load_config(args.config, args.overrides)
+    final = train(cfg, resume=args.resume)
+    print(f"checkpoint: {final}")
+    return 0
+
+
+def _media(args: argparse.Namespace) -> dict[str, str]:
+    return {m: getattr(args, m) for m in ("video", "audio", "sensor") if getattr(args, m)}
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """One answer as JSON (--json, or when --text/--video/--audio/--sensor is given), else an interactive REPL."""
+    import emollm
+    from emollm.generate import chat, predict
+
+    model = emollm.load(args.ckpt)
+    media = _media(args)
+    if args.json or ((args.text or media) and args.ask is None):
+        result = predict(model, text=args.text, media=media, max_new_tokens=args.max_new_tokens)
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return 0
+    if args.ask is not None:
+        result = chat(model, args.ask, text=args.text, media=media, max_new_tokens=args.max_new_tokens)
+        print(result["answer"])
+        return 0
+    return _repl(model, args.text, media, chat)
+
+
+def _repl(model, text: str | None, media: dict[str, str], chat) -> int:
+    """A small REPL: `:video PATH`, `:audio PATH`, `:sensor PATH`, `:text TEXT`, `:reset`, `:quit`; else a question."""
+    print(
+        "emollm chat. Set inputs with :video/:audio/:sensor PATH and :text TEXT; ask a question; :quit to leave."
+    )
+    turns: list[tuple[str, str]] = []
+    while True:
+        try:
+            line = input("you> ").strip()
+        except EOFError:
+            return 0
+        if not line:
+            continue
+        if line in (":quit", ":q", ":exit"):
+            return 0
+        if line == ":reset":
+            text, media, turns = None, {}, []
+            continue
+        if line.startswith(":"):
+            key, _, value = line[1:].partition(" ")
+            if key == "text":
+                text = value or None
+            elif key in ("video", "audio", "sensor"):
+                media[key] = value
+            else:
+                print(f"unknown command :{key}")
+                continue
+            turns = []
+            continue
+        try:
+            result = chat(model, line, text=text, media=media, turns=turns)
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"error: {exc}")
+            continue
+        print(
+            f"emollm> {result['answer']}\n        [label by scoring: {result['label']}; "
+            f"inputs: {', '.join(result['modalities'])}]"
+        )
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate a checkpoint on a split file; write predictions.jsonl and metrics.json."""
+    import emollm
+    from emollm.evaluate import evaluate, format_table
+
+    model = emollm.load(args.ckpt)
+    modes = tuple(args.modes.split(","))
+    metrics = evaluate(model, args.data, args.out, batch_size=args.batch_size, modes=modes, limit=args.limit)
+    print(format_table({mode: metrics[mode] for mode in modes}))
+    print(f"wrote {Path(args.out) / 'metrics.json'} and predictions.jsonl")
+    return 0
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    """Train and evaluate a small emotion MLLM end to end on the embedded default (or --data real)."""
+    from emollm.quickstart import quickstart
+
+    quickstart(args.out, data=args.data, config=args.config, overrides=args.overrides, n_test=args.n_test)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every verb."""
+    parser = argparse.ArgumentParser(prog="emollm", description="Multimodal emotion recognition with LLMs.")
+    sub = parser.add_subparsers(dest="verb", required=True)
+
+    p = sub.add_parser("prepare", help=cmd_prepare.__doc__)
+    p.add_argument("name", help="recipe name (meld, synthetic)")
+    p.add_argument("--root", help="raw corpus folder")
+    p.add_argument("--out", required=True)
+    p.add_argument("--limit", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("train", help=cmd_train.__doc__)
+    p.add_argument("--config", help="YAML preset (see configs/)")
+    p.add_argument(
+        "--resume", help="auto (latest step checkpoint in train.out_dir) or a step checkpoint path"
+    )
+    p.add_argument("overrides", nargs="*", help="key.path=value overrides, e.g. train.lr=1e-4")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("chat", help=cmd_chat.__doc__)
+    p.add_argument("--ckpt", required=True, help="checkpoint folder (e.g. runs/quickstart/final)")
+    p.add_argument("--text", help="transcript / utterance text")
+    for modality in ("video", "audio", "sensor"):
+        p.add_argument(f"--{modality}", help=f"{modality} input file")
+    p.add_argument("--ask", help="a free question to answer once (instead of the REPL)")
+    p.add_argument(
+        "--json", action="store_true", help="answer once as JSON (label, rationale, scores, modalities)"
+    )
+    p.add_argument("--max-new-tokens", type=int, default=96)
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("eval", help=cmd_eval.__doc__)
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--data", required=True, help="split JSONL")
+    p.add_argument("--out", required=True)
+    p.add_argument("--modes", default="generate,score", help="generate, score or both (comma-separated)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--limit", type=int)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("quickstart", help=cmd_quickstart.__doc__)
+    p.add_argument("--out", default="runs/quickstart")
+    p.add_argument(
+        "--data",
+        default="synthetic",
+        choices=["synthetic", "real"],
+        help="synthetic: the generated tri-modal corpus; real: MELD from $EMOLLM_DATA_DIR",
+    )
+    p.add_argument("--config", help="override the preset YAML")
+    p.add_argument("--n-test", type=int, default=128, help="test samples to evaluate")
+    p.add_argument("overrides", nargs="*", help="key.path=value overrides")
+    p.set_defaults(func=cmd_quickstart)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run a verb; known user errors print one line and exit 2."""
+    from emollm.checkpoint import CheckpointError
+    from emollm.config import ConfigError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
+    try:
+        return args.func(args)
+    except (ConfigError, CheckpointError, FileNotFoundError, FileExistsError, KeyError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""Typed run configuration: defaults, then YAML, then CLI dotlist overrides (`train.lr=1e-4`), then validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MODALITIES = ("video", "audio", "sensor")
+
+
+class ConfigError(ValueError):
+    """A configuration value or key is wrong; the message names it."""
+
+
+@dataclass
+class LMConfig:
+    """The language model and how it is adapted."""
+
+    name_or_path: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    """Hub id or local folder of a causal LM (any LLaMA-style decoder)."""
+    dtype: str = "float32"
+    """Weights dtype: float32 | bfloat16 | float16."""
+    quantization: str = "none"
+    """none | 4bit (QLoRA, nf4) | 8bit: bitsandbytes quantisation of the frozen LM."""
+    lora_r: int = 8
+    """LoRA rank."""
+    lora_alpha: int = 16
+    """LoRA scaling numerator (scale = alpha / r)."""
+    lora_dropout: float = 0.05
+    """Dropout on the LoRA input."""
+    lora_target: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    """Module names that get LoRA adapters (default: all attention and MLP linears), or ["all-linear"]."""
+    allow_packaged: bool = True
+    """When a hub id is not in the local hub cache, use the copy carried by a PyPI wheel (see README)."""
+
+    def __post_init__(self) -> None:
+        _one_of("lm.dtype", self.dtype, ("float32", "bfloat16", "float16"))
+        _one_of("lm.quantization", self.quantization, ("none", "4bit", "8bit"))
+        _positive("lm.lora_r", self.lora_r)
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ConfigError(f"lm.lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if not self.lora_target:
+            raise ConfigError("lm.lora_target must name at least one module")
+
+
+@dataclass
+class ModalityConfig:
+    """One input modality: its frozen encoder and its projector into the LM."""
+
+    encoder: str = "precomputed"
+    """Encoder builder name (see `emollm.encoders.ENCODERS`)."""
+    encoder_args: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for the encoder builder (e.g. {dim: 32})."""
+    projector: str = "mlp2x_gelu"
+    """Projector builder name: linear | mlp2x_gelu | resampler."""
+    num_tokens: int = 4
+    """LM tokens this modality occupies in the prompt (its placeholder expands to this many slots)."""
+
+    def __post_init__(self) -> None:
+        _positive("num_tokens", self.num_tokens)
+
+
+@dataclass
+class DataConfig:
+    """Where the instruction data is and how prompts are built from it."""
+
+    train: str = ""
+    """Training JSONL (Sample records)."""
+    dev: str = ""
+    """Dev JSONL for periodic evaluation (optional)."""
+    test: str = ""
+    """Test JSONL (optional; used by quickstart and eval)."""
+    labels: str = "synthetic4"
+    """Label set name from `emollm.labels.LABEL_SETS`."""
+    prompt: str = "emotion_default"
+    """Prompt template name in prompts/ or a path to a YAML template."""
+    max_length: int = 384
+    """Longest tokenised example; longer ones are an error naming the sample."""
+    with_rationale: bool = True
+    """Train on 'label + rationale' answers (False: label only)."""
+
+    def __post_init__(self) -> None:
+        _positive("data.max_length", self.max_length)
+
+
+@dataclass
+class TrainConfig:
+    """The accelerate training loop: stage 1 aligns projectors, stage 2 tunes LoRA + projectors."""
+
+    out_dir: str = "runs/train"
+    """Run folder: checkpoints, logs and the resolved config go here."""
+    seed: int = 0
+    """Seed for model init, data order and dropout."""
+    batch_size: int = 4
+    """Examples per micro-batch per process."""
+    grad_accum: int = 1
+    """Micro-batches per optimizer step."""
+    align_steps: int = 0
+    """Stage 1 optimizer steps (projectors only, LM frozen, LoRA off)."""
+    align_lr: float = 1e-3
+    """Peak learning rate in stage 1."""
+    steps: int = 100
+    """Stage 2 optimizer steps (LoRA + projectors)."""
+    lr: float = 2e-4
+    """Peak learning rate in stage 2."""
+    warmup_ratio: float = 0.05
+    """Fraction of each stage spent in linear warmup before cosine decay."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping norm (0 disables)."""
+    mixed_precision: str = "no"
+    """no | bf16 (autocast) | fp16."""
+    log_every: int = 10
+    """Optimizer steps between log lines."""
+    eval_every: int = 0
+    """Optimizer steps between dev-loss evaluations (0: only at the end)."""
+    save_every: int = 0
+    """Optimizer steps between checkpoints (0: only the final one)."""
+    keep_last: int = 2
+    """Step checkpoints kept (older ones are deleted; final/ is always kept)."""
+    max_steps_per_run: int = 0
+    """Stop cleanly after this many steps in this invocation (for time-sliced jobs); 0 = no limit."""
+    num_workers: int = 0
+    """DataLoader worker processes."""
+
+    def __post_init__(self) -> None:
+        _positive("train.batch_size", self.batch_size)
+        _positive("train.grad_accum", self.grad_accum)
+        if self.steps < 0 or self.align_steps < 0 or self.steps + self.align_steps == 0:
+            raise ConfigError("train.steps + train.align_steps must be > 0 and neither negative")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ConfigError(f"train.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        _one_of("train.mixed_precision", self.mixed_precision, ("no", "bf16", "fp16"))
+        _positive("train.keep_last", self.keep_last)
+
+
+@dataclass
+class RunConfig:
+    """Everything one training run needs; saved resolved as config.yaml in every run and checkpoint folder."""
+
+    lm: LMConfig = field(default_factory=LMConfig)
+    modalities: dict[str, ModalityConfig] = field(default_factory=dict)
+    """Modality name (video | audio | sensor) -> its encoder and projector."""
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        for name in self.modalities:
+            if name not in MODALITIES:
+                raise ConfigError(f"unknown modality {name!r}; valid: {', '.join(MODALITIES)}")
+
+
+def _one_of(key: str, value: str, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise ConfigError(f"{key} must be one of {', '.join(valid)}; got {value!r}")
+
+
+def _positive(key: str, value: int) -> None:
+    if value <= 0:
+        raise ConfigError(f"{key} must be > 0, got {value}")
+
+
+def to_dict(cfg: Any) -> Any:
+    """Plain dict/list form of a config dataclass (for YAML and JSON)."""
+    return dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else cfg
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
+    """Build dataclass `cls` from a nested dict, rejecting unknown keys and wrong types with the key's path."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'} must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else key
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f" (did you mean {where + '.' if where else ''}{close[0]}?)" if close else ""
+            raise ConfigError(f"unknown config key {path!r}{hint}; valid keys: {', '.join(names)}")
+        kwargs[key] = _coerce(hints[key], value, path)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where or 'config'}: {exc}") from exc
+
+
+def _coerce(tp: Any, value: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value or {}, path)
+    if origin is dict:
+        _, val_tp = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path} must be a mapping, got {value!r}")
+        return {k: _coerce(val_tp, v, f"{path}.{k}") for k, v in value.items()}
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise ConfigError(f"{path} must be a list, got {value!r}")
+        return [_coerce(item_tp, v, path) for v in value]
+    if origin in (typing.Union, types.UnionType):
+        return value
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, str):
+        try:  # PyYAML (YAML 1.1) reads "1e-3" as a string
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{path} must be a number (float), got {value!r}") from None
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is bool and not isinstance(value, bool):
+        raise ConfigError(f"{path} must be true or false, got {value!r}")
+    if tp in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ConfigError(f"{path} must be a number ({tp.__name__}), got {value!r}")
+    if tp is int and isinstance(value, float):
+        if not value.is_integer():
+            raise ConfigError(f"{path} must be an integer, got {value!r}")
+        return int(value)
+    if tp is str and not isinstance(value, str):
+        raise ConfigError(f"{path} must be a string, got {value!r}")
+    return value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `a.b.c=value` overrides (value parsed as YAML) onto a nested dict, in place, and return it."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like key.path=value")
+        key, raw = item.split("=", 1)
+        node = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a section")
+        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Defaults <- YAML file <- dotlist overrides, validated into a RunConfig."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    apply_overrides(data, overrides or [])
+    return from_dict(RunConfig, data)
+
+
+def dump_config(cfg: RunConfig) -> str:
+    """The resolved config as YAML text."""
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)

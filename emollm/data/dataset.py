@@ -1,0 +1,193 @@
+"""Samples -> tokenised training examples (through `datasets`, cached as Arrow) -> padded batches with features."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from datasets import Dataset
+from torch import Tensor
+
+from emollm.data.sample import Sample
+from emollm.encoders import Encoder
+from emollm.encoders.base import Features, encode_inputs
+from emollm.model.tokens import ModalityTokens
+from emollm.prompts import PromptTemplate, instruction_index
+
+IGNORE = -100
+
+
+def sample_messages(
+    sample: Sample,
+    template: PromptTemplate,
+    tokens: dict[str, ModalityTokens],
+    labels: tuple[str, ...],
+    with_answer: bool,
+    with_rationale: bool = True,
+) -> list[dict[str, str]]:
+    """Chat messages for a sample: its own `messages` (placeholders expanded) or the template's rendering."""
+    for modality in sample.media:
+        if modality not in tokens:
+            raise ValueError(
+                f"sample {sample.id}: has {modality} but the model has no {modality} encoder "
+                f"(model modalities: {', '.join(tokens) or 'none'})"
+            )
+    if sample.messages:
+        return _expand_given_messages(sample, tokens, with_answer)
+    answer = None
+    if with_answer:
+        answer = template.format_answer(sample.emotion, sample.rationale if with_rationale else None)
+    placeholders = {m: tokens[m].expanded() for m in sample.media}
+    choice = instruction_index(sample.id, len(template.instructions)) if with_answer else 0
+    return template.messages(labels, placeholders, sample.text, choice, answer)
+
+
+def _expand_given_messages(
+    sample: Sample, tokens: dict[str, ModalityTokens], with_answer: bool
+) -> list[dict]:
+    msgs = [dict(m) for m in sample.messages]
+    if not with_answer and msgs and msgs[-1]["role"] == "assistant":
+        msgs = msgs[:-1]
+    joined = "".join(m["content"] for m in msgs)
+    for modality, tok in tokens.items():
+        count = joined.count(tok.token)
+        want = 1 if modality in sample.media else 0
+        if count != want:
+            raise ValueError(
+                f"sample {sample.id}: messages hold {count} {tok.token} placeholders, expected {want}"
+            )
+        for m in msgs:
+            m["content"] = m["content"].replace(tok.token, tok.expanded())
+    return msgs
+
+
+def tokenize_messages(
+    tokenizer: Any, messages: list[dict[str, str]], with_answer: bool
+) -> tuple[list[int], int]:
+    """Token ids of the chat (ending in the assistant prompt when there is no answer) and the prompt length."""
+    prompt_msgs = messages[:-1] if with_answer else messages
+    prompt = tokenizer.apply_chat_template(prompt_msgs, tokenize=False, add_generation_prompt=True)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    if not with_answer:
+        return prompt_ids, len(prompt_ids)
+    full = tokenizer.apply_chat_template(messages, tokenize=False)
+    if not full.startswith(prompt):
+        raise ValueError("the chat template renders the prompt differently with and without the answer")
+    answer_ids = tokenizer(full[len(prompt) :], add_special_tokens=False)["input_ids"]
+    return prompt_ids + answer_ids, len(prompt_ids)
+
+
+def build_dataset(
+    samples: Sequence[Sample],
+    tokenizer: Any,
+    template: PromptTemplate,
+    tokens: dict[str, ModalityTokens],
+    labels: tuple[str, ...],
+    max_length: int,
+    cache_dir: str | Path | None = None,
+    with_rationale: bool = True,
+) -> Dataset:
+    """A `datasets.Dataset` of tokenised examples (answer-only loss targets), cached as Arrow under `cache_dir`."""
+    records = [{"record": json.dumps(s.to_record(), sort_keys=True)} for s in samples]
+
+    def tokenize(row: dict[str, str]) -> dict[str, Any]:
+        sample = Sample(**json.loads(row["record"]))
+        msgs = sample_messages(sample, template, tokens, labels, True, with_rationale)
+        ids, prompt_len = tokenize_messages(tokenizer, msgs, with_answer=True)
+        if len(ids) > max_length:
+            raise ValueError(f"sample {sample.id}: {len(ids)} tokens > data.max_length={max_length}")
+        return {
+            "id": sample.id,
+            "input_ids": ids,
+            "prompt_len": prompt_len,
+            "emotion": sample.emotion,
+            "media": json.dumps(sample.media, sort_keys=True),
+        }
+
+    dataset = Dataset.from_list(records)
+    key = _cache_key(records, tokenizer, template, tokens, max_length, with_rationale)
+    cache_file = None
+    if cache_dir is not None:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        cache_file = str(Path(cache_dir) / f"tokenized-{key}.arrow")
+    return dataset.map(
+        tokenize,
+        remove_columns=["record"],
+        cache_file_name=cache_file,
+        new_fingerprint=key,
+        desc="tokenising",
+    )
+
+
+def _cache_key(
+    records: list[dict],
+    tokenizer: Any,
+    template: PromptTemplate,
+    tokens: dict[str, ModalityTokens],
+    max_length: int,
+    with_rationale: bool,
+) -> str:
+    h = hashlib.sha256()
+    for r in records:
+        h.update(r["record"].encode())
+    h.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
+    h.update(str(getattr(tokenizer, "chat_template", "")).encode())
+    h.update(template.to_yaml().encode())
+    h.update(json.dumps({m: t.to_dict() for m, t in tokens.items()}, sort_keys=True).encode())
+    h.update(f"{max_length}:{with_rationale}".encode())
+    return h.hexdigest()[:20]
+
+
+def pad_ids(seqs: Sequence[Sequence[int]], pad_id: int, side: str = "right") -> tuple[Tensor, Tensor]:
+    """Pad token id lists to `[B, L]` plus an attention mask `[B, L]`, on the right or the left."""
+    length = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), length), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), length), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        span = slice(0, len(s)) if side == "right" else slice(length - len(s), length)
+        ids[i, span] = torch.as_tensor(list(s), dtype=torch.long)
+        mask[i, span] = 1
+    return ids, mask
+
+
+def encode_media(encoders: dict[str, Encoder], media: Sequence[dict[str, str]]) -> dict[str, Features]:
+    """Decode and encode each modality for the batch rows that have it (frozen encoders, no gradients)."""
+    features = {}
+    for modality, encoder in encoders.items():
+        present = [(row, refs[modality]) for row, refs in enumerate(media) if refs.get(modality)]
+        if present:
+            prepared = [encoder.prepare(ref) for _, ref in present]
+            features[modality] = encode_inputs(encoder, prepared, [row for row, _ in present])
+    unknown = {m for refs in media for m in refs} - set(encoders)
+    if unknown:
+        raise ValueError(f"unknown modality {sorted(unknown)}; the model has {sorted(encoders)}")
+    return features
+
+
+class Collator:
+    """Pads token ids (answer-only labels) and encodes each modality's media into Features."""
+
+    def __init__(self, encoders: dict[str, Encoder], pad_id: int) -> None:
+        self.encoders = encoders
+        self.pad_id = pad_id
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """A batch: input_ids/attention_mask/labels `[B, L]`, features per modality, ids and gold emotions."""
+        input_ids, attention_mask = pad_ids([r["input_ids"] for r in rows], self.pad_id)
+        labels = torch.full_like(input_ids, IGNORE)
+        for i, r in enumerate(rows):
+            n = len(r["input_ids"])
+            labels[i, r["prompt_len"] : n] = input_ids[i, r["prompt_len"] : n]
+        media = [json.loads(r["media"]) for r in rows]
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "labels": labels,
+            "features": encode_media(self.encoders, media),
+            "ids": [r["id"] for r in rows],
+            "emotions": [r["emotion"] for r in rows],
+        }

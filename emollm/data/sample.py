@@ -1,0 +1,134 @@
+"""Sample: one JSONL record (an utterance or clip) with its text, media references and labels."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emollm.config import MODALITIES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Sample:
+    """One record of a split file. `media` maps modality -> path (relative to the JSONL file's folder)."""
+
+    id: str
+    labels: dict[str, Any]
+    text: str | None = None
+    media: dict[str, str] = field(default_factory=dict)
+    corpus: str = ""
+    split: str = ""
+    speaker: str | None = None
+    rationale: str | None = None
+    messages: list[dict[str, str]] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def emotion(self) -> str | None:
+        """The discrete emotion label, if the sample has one."""
+        return self.labels.get("emotion")
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready dict without empty optional fields."""
+        return {k: v for k, v in asdict(self).items() if v not in (None, {}, [])}
+
+
+@dataclass
+class BadSample:
+    """A record that could not be used: where it is and why."""
+
+    file: str
+    line: int
+    sample_id: str | None
+    reason: str
+
+
+def sample_from_record(record: dict[str, Any], labels: tuple[str, ...], base: Path, where: str) -> Sample:
+    """Validate one record and resolve its media paths against `base`; raise ValueError naming the problem."""
+    known = {f for f in Sample.__dataclass_fields__}
+    extra = set(record) - known
+    if extra:
+        raise ValueError(f"{where}: unknown fields {sorted(extra)}")
+    if not isinstance(record.get("id"), str) or not record["id"]:
+        raise ValueError(f"{where}: missing or empty 'id'")
+    sid = record["id"]
+    rec_labels = record.get("labels")
+    if not isinstance(rec_labels, dict) or "emotion" not in rec_labels:
+        raise ValueError(f"{where}: sample {sid}: 'labels' must be an object with an 'emotion' key")
+    if rec_labels["emotion"] not in labels:
+        raise ValueError(
+            f"{where}: sample {sid}: unknown label {rec_labels['emotion']!r}; valid: {', '.join(labels)}"
+        )
+    media = record.get("media") or {}
+    if not isinstance(media, dict):
+        raise ValueError(f"{where}: sample {sid}: 'media' must be an object")
+    resolved = {}
+    for modality, ref in media.items():
+        if ref is None:
+            continue
+        if modality not in MODALITIES:
+            raise ValueError(
+                f"{where}: sample {sid}: unknown modality {modality!r}; valid: {', '.join(MODALITIES)}"
+            )
+        path_part, hash_, key = str(ref).partition("#")
+        path = Path(path_part) if Path(path_part).is_absolute() else base / path_part
+        if not path.is_file():
+            raise ValueError(f"{where}: sample {sid}: {modality} file not found: {path}")
+        resolved[modality] = str(path) + hash_ + key
+    text = record.get("text")
+    if not resolved and not text:
+        raise ValueError(f"{where}: sample {sid}: has neither media nor text")
+    fields = {k: v for k, v in record.items() if k not in ("media",)}
+    return Sample(**fields, media=resolved)
+
+
+def load_samples(path: str | Path, labels: tuple[str, ...]) -> tuple[list[Sample], list[BadSample]]:
+    """Read a split file: the valid samples, and a report of every bad record (nothing valid is lost)."""
+    path = Path(path)
+    good: list[Sample] = []
+    bad: list[BadSample] = []
+    seen: set[str] = set()
+    for lineno, record, error in _records_or_errors(path):
+        where = f"{path}:{lineno}"
+        sid = record.get("id") if isinstance(record, dict) else None
+        if error is None:
+            try:
+                sample = sample_from_record(record, labels, path.parent, where)
+                if sample.id in seen:
+                    raise ValueError(f"{where}: duplicate sample id {sample.id}")
+                seen.add(sample.id)
+                good.append(sample)
+                continue
+            except (ValueError, TypeError) as exc:
+                error = str(exc)
+        bad.append(BadSample(str(path), lineno, sid, error))
+        log.warning("skipping %s", error)
+    return good, bad
+
+
+def _records_or_errors(path: Path) -> Iterator[tuple[int, dict[str, Any], str | None]]:
+    """Yield (line, record, None) per good JSON line and (line, {}, reason) per malformed one."""
+    if not path.is_file():
+        raise FileNotFoundError(f"JSONL file not found: {path}")
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield lineno, {}, f"{path}:{lineno}: malformed JSON ({exc.msg})"
+                continue
+            if not isinstance(record, dict):
+                yield lineno, {}, f"{path}:{lineno}: a line must be a JSON object"
+                continue
+            yield lineno, record, None
+
+
+__all__ = ["BadSample", "Sample", "load_samples", "sample_from_record"]

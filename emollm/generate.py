@@ -1,0 +1,180 @@
+"""Inference: label scoring (per-label probabilities, never unparsed) and free generation with a rationale."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from emollm.config import MODALITIES
+from emollm.data.dataset import encode_media, pad_ids, sample_messages, tokenize_messages
+from emollm.data.sample import Sample
+from emollm.parse import parse_answer
+
+
+def make_sample(text: str | None = None, media: dict[str, str | None] | None = None) -> Sample:
+    """An unlabelled sample from raw inputs; a missing file or unknown modality is a clear error."""
+    given = {m: str(Path(p)) for m, p in (media or {}).items() if p}
+    for modality, path in given.items():
+        if modality not in MODALITIES:
+            raise ValueError(f"unknown modality {modality!r}; valid: {', '.join(MODALITIES)}")
+        if not Path(path.partition("#")[0]).is_file():
+            raise FileNotFoundError(f"{modality} file not found: {path}")
+    if not given and not text:
+        raise ValueError("give at least one input: text, video, audio or sensor")
+    return Sample(id="input", labels={}, text=text, media=given)
+
+
+def _prompt_ids(
+    model: Any, sample: Sample, question: str | None = None, turns: Sequence[tuple[str, str]] = ()
+) -> list[int]:
+    """Prompt token ids: the template's classification prompt, or a free question (after earlier chat turns)."""
+    messages = sample_messages(sample, model.template, model.tokens, model.labels, with_answer=False)
+    if question is not None:
+        first_question = turns[0][0] if turns else question
+        placeholders = {m: model.tokens[m].expanded() for m in sample.media}
+        messages[1]["content"] = model.template.user_message(
+            model.labels, placeholders, sample.text, question=first_question
+        )
+        for i, (asked, answered) in enumerate(turns):
+            if i > 0:
+                messages.append({"role": "user", "content": asked})
+            messages.append({"role": "assistant", "content": answered})
+        if turns:
+            messages.append({"role": "user", "content": question})
+    ids, _ = tokenize_messages(model.tokenizer, messages, with_answer=False)
+    return ids
+
+
+def _common_prefix(seqs: Sequence[Sequence[int]]) -> int:
+    """Length of the longest common prefix, leaving at least one token in every sequence."""
+    n = 0
+    while n < min(len(s) for s in seqs) - 1 and len({s[n] for s in seqs}) == 1:
+        n += 1
+    return n
+
+
+@torch.no_grad()
+def score_labels(model: Any, samples: Sequence[Sample]) -> Tensor:
+    """Probabilities `[B, K]` over the label set: softmax of each verbalised label's log-likelihood after the prompt.
+
+    The prompt plus the candidates' shared prefix runs once; its KV cache is repeated K times and only the differing
+    label tokens are scored, so K labels cost little more than one prompt.
+    """
+    cands = [
+        model.tokenizer(model.template.answer_label_only.format(label=lab), add_special_tokens=False)[
+            "input_ids"
+        ]
+        for lab in model.labels
+    ]
+    k, shared = len(cands), _common_prefix(cands)
+    suffixes = [c[shared:] for c in cands]
+    ids, mask = pad_ids(
+        [_prompt_ids(model, s) + cands[0][:shared] for s in samples],
+        model.tokenizer.pad_token_id,
+        side="left",
+    )
+    ids, mask = ids.to(model.device), mask.to(model.device)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    embeds = model.embed(ids, encode_media(model.encoders, [s.media for s in samples]))
+    out = model.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True)
+    first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)[:, [s[0] for s in suffixes]]  # [B, K]
+    rest_len = max(len(s) for s in suffixes) - 1
+    if rest_len == 0:
+        return torch.softmax(first, dim=-1).cpu()
+    cache = out.past_key_values
+    cache.batch_repeat_interleave(k)
+    rest_in, rest_mask = pad_ids([s[:-1] for s in suffixes], model.tokenizer.pad_token_id)  # [K, R]
+    b = len(samples)
+    rest_in, rest_mask = rest_in.repeat(b, 1).to(model.device), rest_mask.repeat(b, 1).to(model.device)
+    full_mask = torch.cat([mask.repeat_interleave(k, 0), rest_mask], dim=1)
+    rest_pos = positions[:, -1:].repeat_interleave(k, 0) + 1 + torch.arange(rest_len, device=model.device)
+    logits = model.lm(
+        input_ids=rest_in,
+        attention_mask=full_mask,
+        position_ids=rest_pos,
+        past_key_values=cache,
+        use_cache=True,
+    ).logits.float()
+    targets, target_mask = pad_ids([s[1:] for s in suffixes], 0)
+    targets, target_mask = targets.repeat(b, 1).to(model.device), target_mask.repeat(b, 1).to(model.device)
+    lp = torch.log_softmax(logits, dim=-1).gather(-1, targets[..., None])[..., 0] * target_mask
+    total = first + lp.sum(dim=1).view(b, k)
+    return torch.softmax(total, dim=-1).cpu()
+
+
+@torch.no_grad()
+def generate_answers(
+    model: Any,
+    samples: Sequence[Sample],
+    max_new_tokens: int = 96,
+    question: str | None = None,
+    turns: Sequence[tuple[str, str]] = (),
+) -> list[str]:
+    """Greedy answers, one per sample (left-padded batch through `generate` on input embeddings)."""
+    prompts = [_prompt_ids(model, s, question, turns) for s in samples]
+    input_ids, attention_mask = pad_ids(prompts, model.tokenizer.pad_token_id, side="left")
+    input_ids, attention_mask = input_ids.to(model.device), attention_mask.to(model.device)
+    embeds = model.embed(input_ids, encode_media(model.encoders, [s.media for s in samples]))
+    placeholder_ids = [[t.token_id] for t in model.tokens.values()]
+    out = model.lm.generate(
+        inputs_embeds=embeds,
+        attention_mask=attention_mask,
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        pad_token_id=model.tokenizer.pad_token_id,
+        eos_token_id=model.tokenizer.eos_token_id,
+        bad_words_ids=placeholder_ids or None,
+    )
+    return [model.tokenizer.decode(row, skip_special_tokens=True).strip() for row in out]
+
+
+def predict(
+    model: Any, text: str | None = None, media: dict[str, str | None] | None = None, max_new_tokens: int = 96
+) -> dict[str, Any]:
+    """Label from label scoring, per-label probabilities, the generated answer's rationale, modalities used."""
+    sample = make_sample(text, media)
+    began = time.time()
+    probs = score_labels(model, [sample])[0]
+    answer = generate_answers(model, [sample], max_new_tokens)[0]
+    parsed = parse_answer(answer, model.labels, model.label_set)
+    best = int(probs.argmax())
+    return {
+        "label": model.labels[best],
+        "rationale": parsed.rationale or answer,
+        "scores": {lab: round(float(p), 6) for lab, p in zip(model.labels, probs, strict=True)},
+        "generated_label": parsed.label,
+        "answer": answer,
+        "modalities": [m for m in MODALITIES if m in sample.media] + (["text"] if text else []),
+        "seconds": round(time.time() - began, 3),
+    }
+
+
+def chat(
+    model: Any,
+    message: str,
+    text: str | None = None,
+    media: dict[str, str | None] | None = None,
+    turns: list[tuple[str, str]] | None = None,
+    max_new_tokens: int = 128,
+) -> dict[str, Any]:
+    """Answer a free question about the inputs; `turns` (earlier question, answer pairs) is extended in place."""
+    sample = make_sample(text, media)
+    turns = turns if turns is not None else []
+    answer = generate_answers(model, [sample], max_new_tokens, question=message, turns=turns)[0]
+    probs = score_labels(model, [sample])[0]
+    parsed = parse_answer(answer, model.labels, model.label_set)
+    turns.append((message, answer))
+    return {
+        "answer": answer,
+        "label": model.labels[int(probs.argmax())],
+        "rationale": parsed.rationale or answer,
+        "scores": {lab: round(float(p), 6) for lab, p in zip(model.labels, probs, strict=True)},
+        "generated_label": parsed.label,
+        "modalities": [m for m in MODALITIES if m in sample.media] + (["text"] if text else []),
+        "turns": len(turns),
+    }

@@ -1,0 +1,151 @@
+"""EmoLLM: frozen encoders -> per-modality projectors -> placeholder slots of a LoRA-tuned causal LM."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from emollm.config import RunConfig
+from emollm.encoders import Encoder, build_encoder
+from emollm.encoders.base import Features
+from emollm.labels import get_labels
+from emollm.model.lm import apply_lora, load_lm
+from emollm.model.projector import build_projector
+from emollm.model.tokens import ModalityTokens, add_placeholder_tokens
+from emollm.prompts import PromptTemplate, load_template
+
+log = logging.getLogger(__name__)
+
+
+class EmoLLM(nn.Module):
+    """A multimodal emotion LLM: frozen encoders, learned projectors, and a causal LM with LoRA adapters.
+
+    Each present modality's features `[B_m, T, D]` are projected to `N` tokens `[B_m, N, H]` and written into the
+    `N` placeholder slots (`<|video|>`, `<|audio|>`, `<|sensor|>`) of the prompt's input embeddings with
+    `masked_scatter`; the LM itself is unchanged, so labels, attention masks and `generate` need no special code.
+    A missing modality has no placeholder in the prompt (the prompt says it is not available).
+
+    Example:
+        >>> import emollm
+        >>> m = emollm.load("runs/quickstart/final")  # doctest: +SKIP
+        >>> out = m.predict(text="I can't believe we won!", video="clip_video.npy")  # doctest: +SKIP
+        >>> out["label"], out["scores"], out["modalities"]  # doctest: +SKIP
+        ('happy', {'neutral': 0.02, 'happy': 0.95, 'sad': 0.01, 'angry': 0.02}, ['video', 'text'])
+        >>> print(m.chat("What does this person feel, and why?", audio="clip_audio.npy")["answer"])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        lm: nn.Module,
+        tokenizer: Any,
+        projectors: nn.ModuleDict,
+        encoders: dict[str, Encoder],
+        tokens: dict[str, ModalityTokens],
+        template: PromptTemplate,
+        label_set: str,
+        config: RunConfig,
+    ) -> None:
+        super().__init__()
+        if set(projectors) != set(tokens) or set(encoders) != set(tokens):
+            raise ValueError(
+                f"modalities disagree: projectors {sorted(projectors)}, encoders {sorted(encoders)}, "
+                f"tokens {sorted(tokens)}"
+            )
+        self.lm = lm
+        self.projectors = projectors
+        self.tokenizer = tokenizer
+        self.encoders = dict(encoders)  # plain dict: frozen, not part of the trainable state
+        self.tokens = tokens
+        self.template = template
+        self.label_set = label_set
+        self.labels = get_labels(label_set)
+        self.config = config
+
+    @classmethod
+    def from_config(cls, cfg: RunConfig, device: torch.device | str = "cpu") -> EmoLLM:
+        """Build a fresh model (base LM + new LoRA + freshly initialised projectors) from a run config."""
+        lm, tokenizer, _ = load_lm(cfg.lm, device)
+        tokens = add_placeholder_tokens(tokenizer, lm, {m: mc.num_tokens for m, mc in cfg.modalities.items()})
+        lm = apply_lora(lm, cfg.lm)
+        hidden = lm.get_input_embeddings().weight.shape[1]
+        encoders = {m: build_encoder(mc.encoder, m, **mc.encoder_args) for m, mc in cfg.modalities.items()}
+        projectors = nn.ModuleDict(
+            {
+                m: build_projector(mc.projector, encoders[m].dim, hidden, mc.num_tokens)
+                for m, mc in cfg.modalities.items()
+            }
+        ).to(device)
+        template = load_template(cfg.data.prompt)
+        return cls(lm, tokenizer, projectors, encoders, tokens, template, cfg.data.labels, cfg)
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the LM's input embeddings."""
+        return self.lm.get_input_embeddings().weight.device
+
+    def embed(self, input_ids: Tensor, features: dict[str, Features]) -> Tensor:
+        """Token embeddings `[B, L, H]` with each modality's projected features written into its placeholder slots."""
+        embeds = self.lm.get_input_embeddings()(input_ids)
+        for modality, tok in self.tokens.items():
+            slots = input_ids == tok.token_id  # [B, L]
+            feats = features.get(modality)
+            if feats is None:
+                if slots.any():
+                    raise ValueError(
+                        f"{modality}: the prompt has {int(slots.sum())} placeholder slots but no "
+                        f"{modality} features were given"
+                    )
+                continue
+            per_row = slots.sum(dim=1)
+            expected = torch.zeros_like(per_row)
+            expected[feats.rows.to(per_row.device)] = tok.num_tokens
+            if not torch.equal(per_row, expected):
+                raise ValueError(
+                    f"{modality}: placeholder slots per sample {per_row.tolist()} != projected feature "
+                    f"tokens per sample {expected.tolist()}"
+                )
+            projected = self.projectors[modality](feats.feats.to(embeds.device), feats.mask.to(embeds.device))
+            embeds = embeds.masked_scatter(slots[..., None].expand_as(embeds), projected.to(embeds.dtype))
+        unknown = set(features) - set(self.tokens)
+        if unknown:
+            raise ValueError(f"unknown modality {sorted(unknown)}; this model has {sorted(self.tokens)}")
+        return embeds
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        features: dict[str, Features] | None = None,
+        labels: Tensor | None = None,
+    ) -> Any:
+        """Causal-LM output (loss over answer tokens when `labels` is given; -100 marks ignored positions)."""
+        embeds = self.embed(input_ids, features or {})
+        return self.lm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels)
+
+    def trainable_state_dict(self) -> dict[str, Tensor]:
+        """The weights training changes: projector weights and LoRA adapter weights."""
+        return {k: v for k, v in self.state_dict().items() if k.startswith("projectors.") or "lora_" in k}
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Trainable and total parameters (LM, projectors; torch encoders counted as frozen)."""
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in self.parameters())
+        total += sum(
+            sum(p.numel() for p in e.parameters()) for e in self.encoders.values() if isinstance(e, nn.Module)
+        )
+        return {"trainable": trainable, "total": total}
+
+    def predict(self, text: str | None = None, **media: str) -> dict[str, Any]:
+        """Label (by label scoring), per-label probabilities, a generated rationale and the modalities used."""
+        from emollm.generate import predict
+
+        return predict(self, text=text, media=media)
+
+    def chat(self, message: str, text: str | None = None, **media: str) -> dict[str, Any]:
+        """Answer a free question about the given inputs; also returns the label-scoring prediction."""
+        from emollm.generate import chat
+
+        return chat(self, message, text=text, media=media)

@@ -1,0 +1,41 @@
+"""Answer text -> label, or None ("unparsed"). Never falls back to a default label."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from emollm.labels import SYNONYMS
+
+_STRICT = re.compile(r"(?:emotion|label)\s*[:=\-]\s*[*_\"']*\s*([A-Za-z]+)", re.IGNORECASE)
+_REASON = re.compile(r"(?:reason|rationale|because)\s*[:\-]?\s*(.+)", re.IGNORECASE | re.DOTALL)
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+@dataclass
+class ParsedAnswer:
+    """A parsed answer: the label (None when unreadable) and the rationale text."""
+
+    label: str | None
+    rationale: str
+
+
+def canonical(word: str, labels: tuple[str, ...], label_set: str | None = None) -> str | None:
+    """Map a word to a label of `labels` (directly or through the set's synonyms), else None."""
+    w = word.lower()
+    if w in labels:
+        return w
+    synonyms = SYNONYMS.get(label_set or "", {})
+    mapped = synonyms.get(w)
+    return mapped if mapped in labels else None
+
+
+def parse_answer(text: str, labels: tuple[str, ...], label_set: str | None = None) -> ParsedAnswer:
+    """Read the label from an answer: the `Emotion: X` pattern first, else a single unambiguous label word."""
+    reason = _REASON.search(text)
+    rationale = reason.group(1).strip() if reason else ""
+    strict = _STRICT.search(text)
+    if strict:
+        return ParsedAnswer(canonical(strict.group(1), labels, label_set), rationale)
+    found = {c for c in (canonical(w, labels, label_set) for w in _WORD.findall(text)) if c}
+    return ParsedAnswer(found.pop() if len(found) == 1 else None, rationale)

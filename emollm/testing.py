@@ -1,0 +1,77 @@
+"""Tiny offline models for tests and smoke runs: a byte-level BPE trained on the spot and a 2-layer LLaMA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+CHATML = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + "
+    "'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+CORPUS = [
+    "Emotion: neutral happy sad angry joy surprise anger sadness disgust fear Reason: the face shows smiling frowning",
+    "the voice has raised low moderate pitch and energy physiology is elevated lowered baseline heart rate skin",
+    "conductance What emotion does this person feel? Choose one of: Answer with the label, then the cues that",
+    "support it. Which emotion is expressed here? Give the label and a short reason grounded in the signals.",
+    "Classify the person's emotion as one of and explain which cues you relied on. Face video: Voice: Physiological",
+    "sensors: Transcript: Not available: video, audio, sensor. You are an affective-computing assistant.",
+    "I am thrilled about what happened. Honestly, I feel miserable right now. This news makes me furious.",
+    "0123456789 +-.,;:!?'\"()[]{}<>/\\|@#$%^&*_=~` abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+]
+
+
+def make_tiny_tokenizer(vocab_size: int = 512):
+    """A byte-level BPE tokenizer with ChatML special tokens and chat template, trained in ~0.01 s."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(CORPUS * 4, trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|im_end|>",
+        bos_token="<|im_start|>",
+        unk_token="<|endoftext|>",
+    )
+    fast.chat_template = CHATML
+    return fast
+
+
+def make_tiny_lm(out_dir: str | Path, hidden: int = 64, layers: int = 2, seed: int = 0) -> Path:
+    """Save a random tiny LlamaForCausalLM + tokenizer to `out_dir` (a local path usable as lm.name_or_path)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    out = Path(out_dir)
+    tokenizer = make_tiny_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out

@@ -1,0 +1,371 @@
+"""The accelerate training loop, top to bottom: stage 1 aligns projectors (LM frozen, LoRA off), stage 2 tunes LoRA +
+projectors on instruction data. Loss on answer tokens only. Exact resume from any step checkpoint."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import logging
+import math
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator, DistributedDataParallelKwargs
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader, Sampler
+from tqdm.auto import tqdm
+
+from emollm.checkpoint import load_trainable, prune_steps, resolve_resume, save_trainable, write_model_files
+from emollm.config import RunConfig, dump_config
+from emollm.data.dataset import Collator, build_dataset
+from emollm.data.sample import load_samples
+from emollm.io import atomic_write_json, atomic_write_text, replace_dir
+from emollm.labels import get_labels
+from emollm.model.emollm import EmoLLM
+
+log = logging.getLogger("emollm.train")
+TRAINABLE_FILE = "trainable.safetensors"
+
+
+class EpochSampler(Sampler[int]):
+    """A seeded permutation per epoch. The loop sets the epoch with `use_epoch` (accelerate's own epoch counter
+    restarts at 0 after a resume, so this sampler deliberately has no `set_epoch` for it to call)."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def use_epoch(self, epoch: int) -> None:
+        """Select the permutation of this epoch."""
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=gen).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def lr_at(step: int, stage_steps: int, peak: float, warmup_ratio: float) -> float:
+    """Linear warmup to `peak`, then cosine decay to 10% of it, over one stage of `stage_steps` steps."""
+    warmup = max(1, int(round(warmup_ratio * stage_steps))) if warmup_ratio > 0 else 0
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, stage_steps - warmup)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def stage_lrs(cfg: RunConfig, step: int) -> dict[str, float]:
+    """Learning rate per parameter group at a global step; LoRA's is 0 during stage 1."""
+    t = cfg.train
+    if step < t.align_steps:
+        return {"projectors": lr_at(step, t.align_steps, t.align_lr, t.warmup_ratio), "lora": 0.0}
+    lr = lr_at(step - t.align_steps, t.steps, t.lr, t.warmup_ratio)
+    return {"projectors": lr, "lora": lr}
+
+
+def setup_logging(run_dir: Path, is_main: bool) -> None:
+    """Readable logs to the console and to run_dir/train.log (main process only)."""
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+    root = logging.getLogger("emollm")
+    root.setLevel(logging.INFO if is_main else logging.WARNING)
+    root.propagate = False
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    console = logging.StreamHandler()
+    console.setFormatter(fmt)
+    root.addHandler(console)
+    if is_main:
+        file_handler = logging.FileHandler(run_dir / "train.log")
+        file_handler.setFormatter(fmt)
+        root.addHandler(file_handler)
+
+
+def _trackers() -> list[str]:
+    try:
+        import tensorboard  # noqa: F401
+
+        return ["tensorboard"]
+    except ImportError:
+        return []
+
+
+def _micro_batches(
+    loader: Any, sampler: EpochSampler, accelerator: Accelerator, start: int
+) -> Iterator[dict]:
+    """An endless stream of micro-batches, starting `start` micro-batches into the (epoch-seeded) data order."""
+    per_epoch = len(loader)
+    epoch, skip = divmod(start, per_epoch)
+    while True:
+        sampler.use_epoch(epoch)
+        yield from accelerator.skip_first_batches(loader, skip) if skip else loader
+        epoch, skip = epoch + 1, 0
+
+
+@torch.no_grad()
+def dev_loss(model: Any, loader: Any, accelerator: Accelerator) -> float:
+    """Token-weighted mean answer loss on the dev set, reduced over processes."""
+    model.eval()
+    total = torch.zeros(2, device=accelerator.device)
+    for batch in loader:
+        out = model(batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"])
+        n = (batch["labels"][:, 1:] != -100).sum()
+        total += torch.stack([out.loss.float() * n, n.float()])
+    total = accelerator.reduce(total, "sum")
+    model.train()
+    return float(total[0] / total[1].clamp(min=1))
+
+
+def _save_step(
+    accelerator: Accelerator, model: EmoLLM, run_dir: Path, step: int, meta: dict[str, Any], keep_last: int
+) -> None:
+    """Write run_dir/step-NNNNNN atomically: model files + accelerate state (optimizer, RNG, trainable weights)."""
+    tmp = run_dir / f".step-{step:06d}.tmp"
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp / "state"))
+    if accelerator.is_main_process:
+        write_model_files(model, tmp, meta)
+        replace_dir(tmp, run_dir / f"step-{step:06d}")
+        prune_steps(run_dir, keep_last)
+        log.info("saved checkpoint %s", run_dir / f"step-{step:06d}")
+    accelerator.wait_for_everyone()
+
+
+def _save_final(accelerator: Accelerator, model: EmoLLM, run_dir: Path, meta: dict[str, Any]) -> None:
+    if accelerator.is_main_process:
+        tmp = run_dir / ".final.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        write_model_files(model, tmp, meta)
+        replace_dir(tmp, run_dir / "final")
+        log.info("saved final checkpoint %s", run_dir / "final")
+    accelerator.wait_for_everyone()
+
+
+def _log_row(run_dir: Path, row: dict[str, Any]) -> None:
+    with (run_dir / "log.jsonl").open("a") as fh:
+        fh.write(json.dumps(row) + "\n")
+    csv_path = run_dir / "log.csv"
+    new = not csv_path.exists()
+    with csv_path.open("a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["step", "stage", "loss", "lr", "dev_loss", "seconds"])
+        if new:
+            writer.writeheader()
+        writer.writerow({k: row.get(k, "") for k in writer.fieldnames})
+
+
+def _register_state_hooks(accelerator: Accelerator, model: EmoLLM) -> None:
+    """Make accelerate's save_state/load_state keep only the trainable weights (projectors + LoRA), not the LM."""
+
+    def save_hook(models: list, weights: list, output_dir: str) -> None:
+        weights.clear()
+        if accelerator.is_main_process:
+            Path(output_dir).mkdir(parents=True, exist_ok=True)
+            save_trainable(model, Path(output_dir) / TRAINABLE_FILE)
+
+    def load_hook(models: list, input_dir: str) -> None:
+        models.clear()
+        load_trainable(model, Path(input_dir) / TRAINABLE_FILE)
+
+    accelerator.register_save_state_pre_hook(save_hook)
+    accelerator.register_load_state_pre_hook(load_hook)
+
+
+def train(cfg: RunConfig, resume: str | None = None) -> Path:
+    """Train per `cfg`; return the final checkpoint folder. `resume`: None, "auto" or a step-checkpoint path."""
+    t = cfg.train
+    total = t.align_steps + t.steps
+    run_dir = Path(t.out_dir)
+    kwargs = [DistributedDataParallelKwargs(find_unused_parameters=t.align_steps > 0)]
+    accelerator = Accelerator(
+        cpu=not torch.cuda.is_available(),
+        mixed_precision=t.mixed_precision,
+        log_with=_trackers() or None,
+        project_dir=str(run_dir),
+        kwargs_handlers=kwargs,
+    )
+    if accelerator.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    accelerator.wait_for_everyone()
+    setup_logging(run_dir, accelerator.is_main_process)
+    resume_dir = resolve_resume(resume, run_dir)
+    final_meta = run_dir / "final" / "meta.json"
+    if (
+        resume
+        and resume_dir is None
+        and final_meta.is_file()
+        and json.loads(final_meta.read_text())["step"] == total
+    ):
+        log.info("run %s is already complete (%d steps); nothing to do", run_dir, total)
+        return run_dir / "final"
+    if not resume and (run_dir / "log.jsonl").exists():
+        raise FileExistsError(
+            f"{run_dir} already holds a run; pass --resume auto to continue it or choose another "
+            f"train.out_dir"
+        )
+    if accelerator.is_main_process:
+        atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
+    set_seed(t.seed)
+
+    model = EmoLLM.from_config(cfg, accelerator.device)
+    counts = model.parameter_counts()
+    log.info(
+        "parameters: %s trainable of %s total (%.3f%%)",
+        f"{counts['trainable']:,}",
+        f"{counts['total']:,}",
+        100 * counts["trainable"] / counts["total"],
+    )
+    labels = get_labels(cfg.data.labels)
+    samples, bad = load_samples(cfg.data.train, labels)
+    if bad and accelerator.is_main_process:
+        atomic_write_json(run_dir / "bad_samples.json", [b.__dict__ for b in bad])
+        log.warning("%d bad training records skipped; see %s", len(bad), run_dir / "bad_samples.json")
+    if not samples:
+        raise ValueError(f"{cfg.data.train}: no usable training samples")
+    build = dict(
+        tokenizer=model.tokenizer,
+        template=model.template,
+        tokens=model.tokens,
+        labels=labels,
+        max_length=cfg.data.max_length,
+        cache_dir=run_dir / "cache",
+        with_rationale=cfg.data.with_rationale,
+    )
+    with accelerator.main_process_first():
+        train_ds = build_dataset(samples, **build)
+        dev_ds = build_dataset(load_samples(cfg.data.dev, labels)[0], **build) if cfg.data.dev else None
+    collate = Collator(model.encoders, model.tokenizer.pad_token_id)
+    sampler = EpochSampler(len(train_ds), t.seed)
+    loader = DataLoader(
+        train_ds,
+        batch_size=t.batch_size,
+        sampler=sampler,
+        collate_fn=collate,
+        num_workers=t.num_workers,
+        drop_last=len(train_ds) >= t.batch_size * accelerator.num_processes,
+    )
+    groups = [
+        {"params": [p for p in model.projectors.parameters()], "name": "projectors"},
+        {"params": [p for n, p in model.lm.named_parameters() if p.requires_grad], "name": "lora"},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=0.0, weight_decay=t.weight_decay)
+    prepared, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    dev_loader = (
+        accelerator.prepare(DataLoader(dev_ds, batch_size=t.batch_size, collate_fn=collate))
+        if dev_ds
+        else None
+    )
+    unwrapped: EmoLLM = accelerator.unwrap_model(prepared)
+    _register_state_hooks(accelerator, unwrapped)
+
+    start = 0
+    if resume_dir is not None:
+        accelerator.load_state(str(resume_dir / "state"))
+        start = json.loads((resume_dir / "meta.json").read_text())["step"]
+        log.info("resumed from %s at step %d", resume_dir, start)
+    if _trackers():
+        accelerator.init_trackers("emollm", config={"steps": total, "batch_size": t.batch_size, "lr": t.lr})
+    stream = _micro_batches(loader, sampler, accelerator, start * t.grad_accum)
+    trainable = [p for g in optimizer.param_groups for p in g["params"]]
+    base_meta = {
+        "parameters": counts,
+        "total_steps": total,
+        "labels": list(labels),
+        "emollm_version": "0.1.0",
+    }
+    log.info(
+        "training %d steps (%d align + %d instruct) from step %d; %d examples, batch %d x %d accum x %d procs",
+        total,
+        t.align_steps,
+        t.steps,
+        start,
+        len(train_ds),
+        t.batch_size,
+        t.grad_accum,
+        accelerator.num_processes,
+    )
+    prepared.train()
+    began = time.time()
+    bar = tqdm(
+        total=total, initial=start, desc="train", disable=not accelerator.is_main_process, dynamic_ncols=True
+    )
+    for step in range(start, total):
+        stage = "align" if step < t.align_steps else "instruct"
+        lrs = stage_lrs(cfg, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lrs[group["name"]]
+        loss_sum = torch.zeros((), device=accelerator.device)
+        for micro in range(t.grad_accum):
+            batch = next(stream)
+            sync = contextlib.nullcontext() if micro == t.grad_accum - 1 else accelerator.no_sync(prepared)
+            adapters = unwrapped.lm.disable_adapter() if stage == "align" else contextlib.nullcontext()
+            with sync, adapters, accelerator.autocast():
+                out = prepared(
+                    batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"]
+                )
+                loss = out.loss / t.grad_accum
+            accelerator.backward(loss)
+            loss_sum += loss.detach()
+        if t.max_grad_norm > 0:
+            accelerator.clip_grad_norm_(trainable, t.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        done = step + 1
+        row = {
+            "step": done,
+            "stage": stage,
+            "loss": accelerator.reduce(loss_sum, "mean").item(),
+            "lr": lrs["lora" if stage == "instruct" else "projectors"],
+            "seconds": round(time.time() - began, 3),
+        }
+        if dev_loader is not None and ((t.eval_every and done % t.eval_every == 0) or done == total):
+            row["dev_loss"] = dev_loss(prepared, dev_loader, accelerator)
+        bar.update(1)
+        bar.set_postfix(loss=f"{row['loss']:.4f}", stage=stage)
+        if accelerator.is_main_process:
+            _log_row(run_dir, row)
+            if done % t.log_every == 0 or done == total or "dev_loss" in row:
+                log.info(
+                    "step %d/%d %s loss %.4f lr %.2e%s",
+                    done,
+                    total,
+                    stage,
+                    row["loss"],
+                    row["lr"],
+                    f" dev_loss {row['dev_loss']:.4f}" if "dev_loss" in row else "",
+                )
+        accelerator.log({k: v for k, v in row.items() if isinstance(v, float)}, step=done)
+        meta = {**base_meta, "step": done, "stage": stage}
+        stop_now = t.max_steps_per_run and done - start >= t.max_steps_per_run and done < total
+        if done < total and ((t.save_every and done % t.save_every == 0) or stop_now):
+            _save_step(accelerator, unwrapped, run_dir, done, meta, t.keep_last)
+        if stop_now:
+            log.info(
+                "stopping after %d steps this run (train.max_steps_per_run); resume with --resume auto",
+                done - start,
+            )
+            bar.close()
+            accelerator.end_training()
+            return run_dir / f"step-{done:06d}"
+    bar.close()
+    _save_final(
+        accelerator,
+        unwrapped,
+        run_dir,
+        {
+            **base_meta,
+            "step": total,
+            "stage": "instruct" if t.steps else "align",
+            "train_seconds": round(time.time() - began, 2),
+        },
+    )
+    accelerator.end_training()
+    return run_dir / "final"

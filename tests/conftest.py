@@ -1,0 +1,88 @@
+"""Shared fixtures: a tiny LLaMA + tokenizer built offline, a small generated corpus, and a tiny run config."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+_HF_HOME = tempfile.mkdtemp(prefix="emollm-hf-")
+os.environ["HF_HOME"] = _HF_HOME
+os.environ["HF_DATASETS_CACHE"] = str(Path(_HF_HOME) / "datasets")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("EMOLLM_DATA_DIR", ROOT.parent / "shared" / "data"))
+DIMS = {"video": 32, "audio": 24, "sensor": 8}
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 2-layer LLaMA (hidden 64) with a byte-level BPE tokenizer and a ChatML template."""
+    from emollm.testing import make_tiny_lm
+
+    return make_tiny_lm(tmp_path_factory.mktemp("tiny_lm"))
+
+
+@pytest.fixture(scope="session")
+def syn_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated tri-modal corpus (48 train / 8 dev / 12 test)."""
+    from emollm.data.synthetic import SyntheticSpec, generate
+
+    out = tmp_path_factory.mktemp("syn")
+    generate(out, SyntheticSpec(n_train=48, n_dev=8, n_test=12, seed=1))
+    return out
+
+
+def tiny_overrides(tiny_lm: Path, data: Path, out: Path, **extra: object) -> list[str]:
+    """Dotlist overrides for a fast tri-modal tiny run."""
+    items = {
+        "lm.name_or_path": str(tiny_lm),
+        "lm.lora_r": 4,
+        "lm.lora_alpha": 8,
+        "lm.lora_dropout": 0.0,
+        "modalities.video": "{encoder: precomputed, encoder_args: {dim: 32}, projector: mlp2x_gelu, num_tokens: 2}",
+        "modalities.audio": "{encoder: precomputed, encoder_args: {dim: 24}, projector: linear, num_tokens: 3}",
+        "modalities.sensor": "{encoder: precomputed, encoder_args: {dim: 8}, projector: resampler, num_tokens: 2}",
+        "data.train": str(data / "train.jsonl"),
+        "data.max_length": 512,
+        "train.out_dir": str(out),
+        "train.batch_size": 4,
+        "train.steps": 4,
+        "train.align_steps": 0,
+        "train.lr": 5e-3,
+        "train.log_every": 1,
+        "train.warmup_ratio": 0.0,
+    }
+    items.update({k.replace("__", "."): v for k, v in extra.items()})
+    return [f"{k}={v}" for k, v in items.items()]
+
+
+@pytest.fixture()
+def tiny_cfg(tiny_lm: Path, syn_data: Path, tmp_path: Path):
+    """A validated RunConfig for a 4-step tiny run writing into tmp_path/run."""
+    from emollm.config import load_config
+
+    return load_config(None, tiny_overrides(tiny_lm, syn_data, tmp_path / "run"))
+
+
+@pytest.fixture(scope="session")
+def trained_ckpt(tiny_lm: Path, syn_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished tiny run's final checkpoint (2 align + 4 instruct steps), shared by inference tests."""
+    from emollm.config import load_config
+    from emollm.train import train
+
+    out = tmp_path_factory.mktemp("trained") / "run"
+    cfg = load_config(None, tiny_overrides(tiny_lm, syn_data, out, train__align_steps=2))
+    return train(cfg)
+
+
+def python_cmd() -> list[str]:
+    """The interpreter running the tests (the project venv's)."""
+    return [sys.executable]

@@ -1,0 +1,325 @@
+"""Inference (label scoring, generation, predict/chat) and every CLI verb end to end, with clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import emollm
+from emollm.cli import main
+from emollm.data.dataset import encode_media
+from emollm.generate import _prompt_ids, make_sample, score_labels
+from tests.conftest import tiny_overrides
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _media(syn_data: Path, sid: str, modalities=("video", "audio", "sensor")) -> dict[str, str]:
+    split = sid.split("-")[1]
+    return {m: f"{syn_data}/features/{split}.{m}.safetensors#{sid}" for m in modalities}
+
+
+def test_label_scoring_equals_full_sequence_likelihoods(trained_ckpt, syn_data) -> None:
+    model = emollm.load(trained_ckpt)
+    samples = [
+        make_sample("I am thrilled", _media(syn_data, "syn-test-00000", ("video",))),
+        make_sample(None, _media(syn_data, "syn-test-00001", ("audio", "sensor"))),
+    ]
+    fast = score_labels(model, samples)
+    assert fast.shape == (2, len(model.labels))
+    torch.testing.assert_close(fast.sum(1), torch.ones(2))
+    for i, sample in enumerate(samples):
+        prompt = _prompt_ids(model, sample)
+        totals = []
+        for label in model.labels:
+            cand = model.tokenizer(
+                model.template.answer_label_only.format(label=label), add_special_tokens=False
+            )["input_ids"]
+            ids = torch.tensor([prompt + cand])
+            with torch.no_grad():
+                logits = model(
+                    ids, torch.ones_like(ids), encode_media(model.encoders, [sample.media])
+                ).logits[0]
+            lp = torch.log_softmax(logits[:-1], -1)
+            totals.append(sum(lp[len(prompt) - 1 + j, t] for j, t in enumerate(cand)))
+        torch.testing.assert_close(fast[i], torch.softmax(torch.stack(totals), -1), rtol=1e-4, atol=1e-5)
+
+
+def test_predict_and_chat_api(trained_ckpt, syn_data) -> None:
+    model = emollm.load(trained_ckpt)
+    out = model.predict(text="Honestly, I feel miserable right now.", **_media(syn_data, "syn-test-00002"))
+    assert out["label"] in model.labels and set(out["scores"]) == set(model.labels)
+    assert sum(out["scores"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert out["modalities"] == ["video", "audio", "sensor", "text"]
+    assert isinstance(out["answer"], str) and "rationale" in out
+    turns: list = []
+    first = emollm.generate.chat(
+        model,
+        "What does this person feel, and why?",
+        media=_media(syn_data, "syn-test-00003", ("audio",)),
+        turns=turns,
+    )
+    second = emollm.generate.chat(
+        model, "Are you sure?", media=_media(syn_data, "syn-test-00003", ("audio",)), turns=turns
+    )
+    assert first["modalities"] == ["audio"] and second["turns"] == 2 and len(turns) == 2
+    with pytest.raises(ValueError, match="unknown modality 'smell'"):
+        model.predict(text="hi", smell="x.npy")
+    with pytest.raises(FileNotFoundError, match="video file not found"):
+        model.predict(video="/nonexistent/clip.npy")
+    with pytest.raises(ValueError, match="at least one input"):
+        model.predict()
+
+
+def test_cli_chat_json_eval_and_repl(trained_ckpt, syn_data, tmp_path, capsys, monkeypatch) -> None:
+    media = _media(syn_data, "syn-test-00004")
+    args = [
+        "chat",
+        "--ckpt",
+        str(trained_ckpt),
+        "--text",
+        "This news makes me furious.",
+        "--json",
+        "--video",
+        media["video"],
+        "--audio",
+        media["audio"],
+        "--sensor",
+        media["sensor"],
+    ]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"label", "rationale", "scores", "modalities"} <= set(out)
+    assert out["modalities"] == ["video", "audio", "sensor", "text"]
+
+    assert (
+        main(
+            [
+                "eval",
+                "--ckpt",
+                str(trained_ckpt),
+                "--data",
+                str(syn_data / "test.jsonl"),
+                "--out",
+                str(tmp_path / "ev"),
+                "--batch-size",
+                "5",
+            ]
+        )
+        == 0
+    )
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    for mode in ("generate", "score"):
+        assert {"accuracy", "uar", "macro_f1", "weighted_f1", "unparsed_rate", "n"} <= set(metrics[mode])
+        assert metrics[mode]["n"] == 12
+    preds = [json.loads(x) for x in (tmp_path / "ev" / "predictions.jsonl").read_text().splitlines()]
+    assert len(preds) == 12 and all(
+        p["predicted"] is None or p["predicted"] in ("neutral", "happy", "sad", "angry") for p in preds
+    )
+    assert not (tmp_path / "ev" / "predictions.partial.jsonl").exists()
+
+    lines = iter(
+        [f":audio {media['audio']}", ":text hello", "What does this person feel?", ":bogus", ":quit"]
+    )
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
+    assert main(["chat", "--ckpt", str(trained_ckpt)]) == 0
+    shown = capsys.readouterr().out
+    assert "emollm>" in shown and "inputs: audio, text" in shown and "unknown command :bogus" in shown
+
+
+def test_eval_resumes_from_partial_predictions(trained_ckpt, syn_data, tmp_path) -> None:
+    from emollm.evaluate import evaluate
+
+    model = emollm.load(trained_ckpt)
+    out = tmp_path / "ev"
+    first = evaluate(model, syn_data / "test.jsonl", out, batch_size=4, modes=("score",))
+    rows = (out / "predictions.jsonl").read_text().splitlines()
+    out.joinpath("predictions.partial.jsonl").write_text("\n".join(rows[:7]) + "\n")  # a run killed after 7
+    calls = []
+    original = emollm.evaluate.score_labels
+    emollm.evaluate.score_labels = lambda m, batch: calls.append(len(batch)) or original(m, batch)
+    try:
+        again = evaluate(model, syn_data / "test.jsonl", out, batch_size=4, modes=("score",))
+    finally:
+        emollm.evaluate.score_labels = original
+    assert sum(calls) == 5
+    assert again["score"]["accuracy"] == first["score"]["accuracy"]
+
+
+def test_cli_errors_are_one_line_with_nonzero_exit(tmp_path, capsys) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases = [
+        (["chat", "--ckpt", str(tmp_path / "missing"), "--text", "x"], "checkpoint not found"),
+        (["chat", "--ckpt", str(empty), "--text", "x"], "checkpoint folder is empty"),
+        (["train", "train.lrr=1"], "unknown config key 'train.lrr'"),
+        (["train", "modalities.smell.num_tokens=1"], "unknown modality 'smell'"),
+    ]
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "config.yaml").write_text("lm: {}\n")
+    cases.append((["chat", "--ckpt", str(partial), "--text", "x"], "incomplete checkpoint"))
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and message in err and "\n" not in err, err
+
+
+@pytest.mark.slow
+def test_accelerate_launch_train_then_chat_subprocess(tiny_lm, syn_data, tmp_path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    launch = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--cpu",
+        "--num_processes",
+        "1",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "emollm",
+        "train",
+    ]
+    run = tmp_path / "run"
+    res = subprocess.run(
+        launch + tiny_overrides(tiny_lm, syn_data, run, train__steps=2),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (run / "final" / "adapter" / "adapter_model.safetensors").is_file()
+    assert (run / "config.yaml").is_file() and (run / "train.log").is_file()
+    media = _media(syn_data, "syn-test-00005", ("video",))
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emollm",
+            "chat",
+            "--ckpt",
+            str(run / "final"),
+            "--json",
+            "--video",
+            media["video"],
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads(res.stdout)["modalities"] == ["video"]
+    bad = subprocess.run(
+        [sys.executable, "-m", "emollm", "chat", "--ckpt", str(tmp_path / "nope"), "--text", "x"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith(
+        "error: checkpoint not found"
+    )
+
+
+@pytest.mark.slow
+def test_two_process_cpu_ddp_trains_and_saves_once(tiny_lm, syn_data, tmp_path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    launch = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        "29517",
+        "-m",
+        "emollm",
+        "train",
+    ]
+    run = tmp_path / "ddp"
+    res = subprocess.run(
+        launch
+        + tiny_overrides(tiny_lm, syn_data, run, train__steps=2, train__align_steps=1, train__save_every=2),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-4000:]
+    log = (run / "train.log").read_text()
+    assert "x 2 procs" in log
+    assert log.count("saved final checkpoint") == 1 and log.count("saved checkpoint") == 1
+    assert len((run / "log.jsonl").read_text().splitlines()) == 3
+    assert (run / "step-000002" / "state" / "random_states_1.pkl").is_file()
+
+
+def test_cli_quickstart_on_tiny_lm(tiny_lm, tmp_path, capsys) -> None:
+    out = tmp_path / "qs"
+    assert (
+        main(
+            [
+                "quickstart",
+                "--out",
+                str(out),
+                "--n-test",
+                "8",
+                f"lm.name_or_path={tiny_lm}",
+                "train.steps=2",
+                "train.align_steps=1",
+                "train.batch_size=4",
+                "train.mixed_precision=no",
+            ]
+        )
+        == 0
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"accuracy", "uar", "macro_f1", "weighted_f1", "unparsed_rate", "n"} <= set(metrics["llm"])
+    assert metrics["llm"]["n"] == 8 and metrics["data"]["generated"] is True and metrics["seconds"] > 0
+    assert (out / "final" / "projectors.safetensors").is_file()
+    shown = capsys.readouterr().out
+    assert "checkpoint:" in shown and "llm (generate)" in shown
+    # a second quickstart reuses the finished run
+    assert (
+        main(
+            [
+                "quickstart",
+                "--out",
+                str(out),
+                "--n-test",
+                "8",
+                f"lm.name_or_path={tiny_lm}",
+                "train.steps=2",
+                "train.align_steps=1",
+                "train.batch_size=4",
+                "train.mixed_precision=no",
+            ]
+        )
+        == 0
+    )
+
+
+def test_prepare_synthetic_cli(tmp_path, capsys) -> None:
+    assert main(["prepare", "synthetic", "--out", str(tmp_path / "d"), "--limit", "20"]) == 0
+    manifest = json.loads(capsys.readouterr().out)
+    assert sum(manifest["splits"]["train"].values()) == 20
+    assert (tmp_path / "d" / "train.jsonl").is_file()

@@ -1,0 +1,61 @@
+"""Metrics against hand-computed values; the parser never falls back to a default label."""
+
+from __future__ import annotations
+
+import pytest
+
+from emollm.metrics import classification_metrics
+from emollm.parse import parse_answer
+
+LABELS = ("neutral", "happy", "sad", "angry")
+
+
+def test_metrics_match_hand_computation() -> None:
+    gold = ["happy", "happy", "happy", "sad", "sad", "neutral"]
+    pred = ["happy", "happy", "sad", "sad", None, "happy"]
+    m = classification_metrics(gold, pred, LABELS)
+    # happy: tp 2, support 3, predicted 3 -> P 2/3, R 2/3, F1 2/3
+    # sad: tp 1, support 2, predicted 2 -> P 1/2, R 1/2, F1 1/2
+    # neutral: tp 0, support 1 -> F1 0.  angry: no support -> excluded from UAR / macro-F1
+    assert m["accuracy"] == pytest.approx(3 / 6)
+    assert m["uar"] == pytest.approx((2 / 3 + 1 / 2 + 0) / 3)
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 1 / 2 + 0) / 3)
+    assert m["weighted_f1"] == pytest.approx((3 * 2 / 3 + 2 * 1 / 2 + 1 * 0) / 6)
+    assert m["unparsed_rate"] == pytest.approx(1 / 6)
+    assert m["n"] == 6
+    assert m["confusion"]["matrix"][2] == [0, 0, 1, 0, 1]  # sad row: one sad, one unparsed
+    assert m["per_class"]["happy"]["precision"] == pytest.approx(2 / 3)
+
+
+def test_unparsed_is_wrong_even_when_gold_is_neutral() -> None:
+    m = classification_metrics(["neutral", "neutral"], [None, None], LABELS)
+    assert m["accuracy"] == 0.0 and m["unparsed_rate"] == 1.0
+
+
+def test_metrics_reject_unknown_labels() -> None:
+    with pytest.raises(ValueError, match="not in the label set"):
+        classification_metrics(["happy"], ["joyous"], LABELS)
+    with pytest.raises(ValueError, match="no predictions"):
+        classification_metrics([], [], LABELS)
+
+
+@pytest.mark.parametrize(
+    ("answer", "label"),
+    [
+        ("Emotion: happy\nReason: smiling face.", "happy"),
+        ("emotion - ANGRY. Reason: loud voice", "angry"),
+        ("Emotion: **sadness**", "sad"),  # synonym in the label set's table
+        ("The person looks happy.", "happy"),  # one unambiguous label word
+        ("Emotion: confused", None),  # strict pattern with a non-label: unparsed, not neutral
+        ("They seem happy or maybe sad.", None),  # ambiguous
+        ("I cannot tell.", None),
+        ("", None),
+    ],
+)
+def test_parse_answer(answer: str, label: str | None) -> None:
+    assert parse_answer(answer, LABELS, "synthetic4").label == label
+
+
+def test_parse_keeps_rationale() -> None:
+    parsed = parse_answer("Emotion: sad\nReason: low pitch and frowning.", LABELS, "synthetic4")
+    assert parsed.rationale == "low pitch and frowning."
