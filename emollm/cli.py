@@ -1,4 +1,4 @@
-"""The `emollm` command: verbs are plain functions (prepare, train, chat, eval, quickstart)."""
+"""The `emollm` command: verbs are plain functions (prepare, extract, train, chat, eval, quickstart)."""
 
 from __future__ import annotations
 
@@ -38,13 +38,13 @@ def _media(args: argparse.Namespace) -> dict[str, str]:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    """One answer as JSON (--json, or when --text/--video/--audio/--sensor is given), else an interactive REPL."""
+    """One JSON answer (--json), one free answer (--ask), or an interactive REPL with the given inputs preloaded."""
     import emollm
     from emollm.generate import chat, predict
 
     model = emollm.load(args.ckpt)
     media = _media(args)
-    if args.json or ((args.text or media) and args.ask is None):
+    if args.json:
         result = predict(model, text=args.text, media=media, max_new_tokens=args.max_new_tokens)
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return 0
@@ -108,6 +108,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_extract(args: argparse.Namespace) -> int:
+    """Run the configured frozen encoders over a split's media and fill the feature cache."""
+    from emollm.config import load_config
+    from emollm.extract import extract
+
+    cfg = load_config(args.config, args.overrides)
+    cache = args.cache or cfg.data.cache_dir
+    if not cache:
+        raise ValueError("give --cache DIR or set data.cache_dir")
+    summary = extract(cfg, args.data, cache, args.report)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     """Train and evaluate a small emotion MLLM end to end on the embedded default (or --data real)."""
     from emollm.quickstart import quickstart
@@ -136,6 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("overrides", nargs="*", help="key.path=value overrides, e.g. train.lr=1e-4")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("extract", help=cmd_extract.__doc__)
+    p.add_argument("--config", help="YAML preset whose modalities name the encoders")
+    p.add_argument("--data", required=True, help="split JSONL")
+    p.add_argument("--cache", help="feature cache root (default: data.cache_dir)")
+    p.add_argument("--report", help="bad-sample report path (default: CACHE/bad_samples.<split>.json)")
+    p.add_argument("overrides", nargs="*", help="key.path=value overrides")
+    p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("chat", help=cmd_chat.__doc__)
     p.add_argument("--ckpt", required=True, help="checkpoint folder (e.g. runs/quickstart/final)")

@@ -87,6 +87,8 @@ class DataConfig:
     """Longest tokenised example; longer ones are an error naming the sample."""
     with_rationale: bool = True
     """Train on 'label + rationale' answers (False: label only)."""
+    cache_dir: str = ""
+    """Feature cache root (filled by `emollm extract`); empty = encode media on the fly."""
 
     def __post_init__(self) -> None:
         _positive("data.max_length", self.max_length)
@@ -230,6 +232,10 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
         if not value.is_integer():
             raise ConfigError(f"{path} must be an integer, got {value!r}")
         return int(value)
+    if tp is str and isinstance(
+        value, bool
+    ):  # YAML 1.1 reads no/yes/off/on as booleans (mixed_precision: no)
+        return "yes" if value else "no"
     if tp is str and not isinstance(value, str):
         raise ConfigError(f"{path} must be a string, got {value!r}")
     return value

@@ -86,7 +86,7 @@ def score_labels(model: Any, samples: Sequence[Sample]) -> Tensor:
     rest_len = max(len(s) for s in suffixes) - 1
     if rest_len == 0:
         return torch.softmax(first, dim=-1).cpu()
-    cache = out.past_key_values
+    cache = out.cache
     cache.batch_repeat_interleave(k)
     rest_in, rest_mask = pad_ids([s[:-1] for s in suffixes], model.tokenizer.pad_token_id)  # [K, R]
     b = len(samples)
@@ -97,7 +97,7 @@ def score_labels(model: Any, samples: Sequence[Sample]) -> Tensor:
         input_ids=rest_in,
         attention_mask=full_mask,
         position_ids=rest_pos,
-        past_key_values=cache,
+        cache=cache,
         use_cache=True,
     ).logits.float()
     targets, target_mask = pad_ids([s[1:] for s in suffixes], 0)

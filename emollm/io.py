@@ -59,8 +59,8 @@ def replace_dir(tmp: Path, final: Path) -> None:
         os.replace(tmp, final)
 
 
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, record) from a JSONL file; a malformed line raises naming file and line."""
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any], str | None]]:
+    """Yield (line, record, None) per JSON-object line and (line, {}, reason) per malformed one; blank lines skipped."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"JSONL file not found: {path}")
@@ -71,10 +71,12 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from exc
+                yield lineno, {}, f"{path}:{lineno}: malformed JSON ({exc.msg})"
+                continue
             if not isinstance(record, dict):
-                raise ValueError(f"{path}:{lineno}: each line must be a JSON object")
-            yield lineno, record
+                yield lineno, {}, f"{path}:{lineno}: a line must be a JSON object"
+                continue
+            yield lineno, record, None
 
 
 def write_jsonl(path: str | Path, records: list[dict[str, Any]]) -> None:

@@ -20,10 +20,12 @@ from accelerate.utils import set_seed
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
+from emollm import __version__
 from emollm.checkpoint import load_trainable, prune_steps, resolve_resume, save_trainable, write_model_files
 from emollm.config import RunConfig, dump_config
 from emollm.data.dataset import Collator, build_dataset
 from emollm.data.sample import load_samples
+from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.io import atomic_write_json, atomic_write_text, replace_dir
 from emollm.labels import get_labels
 from emollm.model.emollm import EmoLLM
@@ -242,10 +244,14 @@ def train(cfg: RunConfig, resume: str | None = None) -> Path:
     with accelerator.main_process_first():
         train_ds = build_dataset(samples, **build)
         dev_ds = build_dataset(load_samples(cfg.data.dev, labels)[0], **build) if cfg.data.dev else None
-    collate = Collator(model.encoders, model.tokenizer.pad_token_id)
+    encoders = cached_encoders(model.encoders, cfg.data.cache_dir, read_only=not accelerator.is_main_process)
+    collate = Collator(encoders, model.tokenizer.pad_token_id)
     sampler = EpochSampler(len(train_ds), t.seed)
+    # The loader gets its own generator: creating an iterator must not draw from the global RNG, or dropout after a
+    # resume would differ from an uninterrupted run.
     loader = DataLoader(
         train_ds,
+        generator=torch.Generator().manual_seed(t.seed),
         batch_size=t.batch_size,
         sampler=sampler,
         collate_fn=collate,
@@ -279,7 +285,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> Path:
         "parameters": counts,
         "total_steps": total,
         "labels": list(labels),
-        "emollm_version": "0.1.0",
+        "emollm_version": __version__,
     }
     log.info(
         "training %d steps (%d align + %d instruct) from step %d; %d examples, batch %d x %d accum x %d procs",
@@ -348,6 +354,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> Path:
         if done < total and ((t.save_every and done % t.save_every == 0) or stop_now):
             _save_step(accelerator, unwrapped, run_dir, done, meta, t.keep_last)
         if stop_now:
+            flush_caches(encoders)
             log.info(
                 "stopping after %d steps this run (train.max_steps_per_run); resume with --resume auto",
                 done - start,
@@ -356,6 +363,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> Path:
             accelerator.end_training()
             return run_dir / f"step-{done:06d}"
     bar.close()
+    flush_caches(encoders)
     _save_final(
         accelerator,
         unwrapped,

@@ -131,3 +131,32 @@ def test_meld_recipe_on_the_real_corpus(tmp_path: Path) -> None:
         "test": 2610,
     }
     assert manifest["splits"]["train"]["neutral"] == 4710 and not manifest["bad"]
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(
+    not (SHARED_DATA / "meld").is_dir(), reason="shared MELD corpus not present (EMOLLM_DATA_DIR)"
+)
+def test_quickstart_on_real_meld_with_tiny_lm(tiny_lm: Path, tmp_path: Path, monkeypatch) -> None:
+    from emollm.cli import main
+
+    monkeypatch.setenv("EMOLLM_DATA_DIR", str(SHARED_DATA))
+    out = tmp_path / "qs"
+    argv = [
+        "quickstart",
+        "--data",
+        "real",
+        "--out",
+        str(out),
+        "--n-test",
+        "16",
+        f"lm.name_or_path={tiny_lm}",
+        "train.steps=2",
+        "train.batch_size=4",
+    ]
+    assert main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["kind"] == "real" and metrics["data"]["generated"] is False
+    assert metrics["llm"]["n"] >= 14  # stratified rounding
+    rows = [json.loads(x) for x in (out / "data" / "train.jsonl").read_text().splitlines()]
+    assert 600 <= len(rows) <= 680 and all(r["corpus"] == "meld" for r in rows)

@@ -275,47 +275,29 @@ def test_two_process_cpu_ddp_trains_and_saves_once(tiny_lm, syn_data, tmp_path) 
 
 def test_cli_quickstart_on_tiny_lm(tiny_lm, tmp_path, capsys) -> None:
     out = tmp_path / "qs"
-    assert (
-        main(
-            [
-                "quickstart",
-                "--out",
-                str(out),
-                "--n-test",
-                "8",
-                f"lm.name_or_path={tiny_lm}",
-                "train.steps=2",
-                "train.align_steps=1",
-                "train.batch_size=4",
-                "train.mixed_precision=no",
-            ]
-        )
-        == 0
-    )
+    argv = [
+        "quickstart",
+        "--out",
+        str(out),
+        "--n-test",
+        "8",
+        f"lm.name_or_path={tiny_lm}",
+        "train.steps=2",
+        "train.align_steps=1",
+        "train.batch_size=4",
+        "train.mixed_precision=no",
+    ]
+    assert main(argv) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"accuracy", "uar", "macro_f1", "weighted_f1", "unparsed_rate", "n"} <= set(metrics["llm"])
     assert metrics["llm"]["n"] == 8 and metrics["data"]["generated"] is True and metrics["seconds"] > 0
     assert (out / "final" / "projectors.safetensors").is_file()
     shown = capsys.readouterr().out
     assert "checkpoint:" in shown and "llm (generate)" in shown
-    # a second quickstart reuses the finished run
-    assert (
-        main(
-            [
-                "quickstart",
-                "--out",
-                str(out),
-                "--n-test",
-                "8",
-                f"lm.name_or_path={tiny_lm}",
-                "train.steps=2",
-                "train.align_steps=1",
-                "train.batch_size=4",
-                "train.mixed_precision=no",
-            ]
-        )
-        == 0
-    )
+    # a second quickstart reuses the finished run and data instead of failing or retraining
+    stamp = (out / "final" / "meta.json").stat().st_mtime_ns
+    assert main(argv) == 0
+    assert (out / "final" / "meta.json").stat().st_mtime_ns == stamp
 
 
 def test_prepare_synthetic_cli(tmp_path, capsys) -> None:

@@ -39,3 +39,24 @@ def test_quantized_lm_lora_step(tiny_lm, syn_data, tmp_path, bits: str) -> None:
     with torch.no_grad():
         after = model(batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"]).loss
     assert torch.isfinite(after)
+
+
+def test_qlora_through_the_training_loop_and_reload(tiny_lm, syn_data, tmp_path) -> None:
+    import json
+
+    import emollm
+    from emollm.train import train
+
+    cfg = load_config(
+        None,
+        tiny_overrides(
+            tiny_lm, syn_data, tmp_path / "run", lm__quantization="4bit", train__steps=2, train__align_steps=1
+        ),
+    )
+    final = train(cfg)
+    losses = [json.loads(x)["loss"] for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))
+    model = emollm.load(final)
+    assert any(isinstance(m, bnb.nn.Linear4bit) for m in model.lm.modules())
+    out = model.predict(text="This news makes me furious.")
+    assert out["label"] in model.labels

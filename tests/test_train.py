@@ -19,7 +19,7 @@ from tests.conftest import tiny_overrides
 
 # Losses of the first 3 fp32 steps of the tiny config below (seed 0). A change here means the model, data, prompt
 # or optimiser changed: update only after checking why.
-GOLDEN = [6.2490, 5.9773, 5.6101]
+GOLDEN = [6.2654, 6.2184, 6.1874]
 
 
 def losses(run_dir: Path) -> list[float]:
@@ -72,7 +72,9 @@ def test_frozen_parts_unchanged_and_align_stage_trains_projectors_only(
         model = original(cfg, device)
         captured["model"] = model
         captured["before"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        captured["encoder"] = {k: v.clone() for k, v in model.encoders["video"].state_dict().items()}
+        encoder = model.encoders["video"]
+        if isinstance(encoder, torch.nn.Module):
+            captured["encoder"] = {k: v.clone() for k, v in encoder.state_dict().items()}
         return model
 
     monkeypatch.setattr(EmoLLM, "from_config", capture)
@@ -143,3 +145,41 @@ def test_refuses_to_overwrite_a_run_without_resume(tiny_cfg) -> None:
     train(tiny_cfg)
     with pytest.raises(FileExistsError, match="--resume auto"):
         train(tiny_cfg)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume_equals_uninterrupted(tiny_lm, syn_data, tmp_path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    extra = dict(train__steps=150, train__save_every=10, train__keep_last=3, train__log_every=50)
+    killed = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    argv = [sys.executable, "-m", "emollm", "train", *tiny_overrides(tiny_lm, syn_data, killed, **extra)]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (killed / "step-000020").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "final").exists(), "the run finished before the kill; make it longer"
+    subprocess.run([*argv, "--resume", "auto"], env=env, check=True, capture_output=True, timeout=300)
+    full = tmp_path / "full"  # same thread count as the killed run, so float reductions match bit for bit
+    reference = [sys.executable, "-m", "emollm", "train", *tiny_overrides(tiny_lm, syn_data, full, **extra)]
+    subprocess.run(reference, env=env, check=True, capture_output=True, timeout=300)
+    for name in ("projectors.safetensors", "adapter/adapter_model.safetensors"):
+        a, b = load_file(str(full / "final" / name)), load_file(str(killed / "final" / name))
+        assert a.keys() == b.keys()
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_failed_run_leaves_no_checkpoint(tiny_lm, syn_data, tmp_path) -> None:
+    cfg = load_config(None, tiny_overrides(tiny_lm, syn_data, tmp_path / "run", data__max_length=16))
+    with pytest.raises(ValueError, match=r"sample syn-train-\d+: \d+ tokens > data.max_length=16"):
+        train(cfg)
+    leftovers = [p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(("step-", "final", "."))]
+    assert leftovers == []

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from emollm.config import MODALITIES
+from emollm.io import iter_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +93,7 @@ def load_samples(path: str | Path, labels: tuple[str, ...]) -> tuple[list[Sample
     good: list[Sample] = []
     bad: list[BadSample] = []
     seen: set[str] = set()
-    for lineno, record, error in _records_or_errors(path):
+    for lineno, record, error in iter_jsonl(path):
         where = f"{path}:{lineno}"
         sid = record.get("id") if isinstance(record, dict) else None
         if error is None:
@@ -110,25 +109,6 @@ def load_samples(path: str | Path, labels: tuple[str, ...]) -> tuple[list[Sample
         bad.append(BadSample(str(path), lineno, sid, error))
         log.warning("skipping %s", error)
     return good, bad
-
-
-def _records_or_errors(path: Path) -> Iterator[tuple[int, dict[str, Any], str | None]]:
-    """Yield (line, record, None) per good JSON line and (line, {}, reason) per malformed one."""
-    if not path.is_file():
-        raise FileNotFoundError(f"JSONL file not found: {path}")
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield lineno, {}, f"{path}:{lineno}: malformed JSON ({exc.msg})"
-                continue
-            if not isinstance(record, dict):
-                yield lineno, {}, f"{path}:{lineno}: a line must be a JSON object"
-                continue
-            yield lineno, record, None
 
 
 __all__ = ["BadSample", "Sample", "load_samples", "sample_from_record"]

@@ -5,7 +5,7 @@ Each sample has an emotion from `synthetic4` placed on the valence/arousal circu
 modality is a time series of interpretable latent cues, mixed into frame features by a fixed random matrix plus noise,
 with a per-speaker offset:
 
-- video (face, 32-d frames, 6-12 frames): smile = +valence, brow furrow = -valence, eye opening = +arousal/2.
+- video (face, 32-d frames, 6-12 frames): smile = +valence, brow furrow = -valence, eye opening = +arousal/6.
   It separates valence well and arousal poorly, so alone it confuses sad with angry.
 - audio (voice, 24-d frames, 10-20 frames): pitch, energy and speaking rate = +arousal. Alone it confuses happy with
   angry.
@@ -69,7 +69,7 @@ class SyntheticSpec:
 def _latent(modality: str, valence: float, arousal: float) -> np.ndarray:
     """The 3 interpretable cue means for a modality at a circumplex point."""
     if modality == "video":
-        return np.array([valence, -valence, arousal / 2])
+        return np.array([valence, -valence, arousal / 6])
     return np.array([arousal, arousal, arousal])
 
 

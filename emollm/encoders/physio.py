@@ -1,0 +1,213 @@
+"""Physiological feature encoders: frozen by construction (no weights), per-window features with documented formulas.
+
+A recording is cut into windows of `window_s` seconds every `hop_s` seconds; each window gives one feature frame, so
+features are `[B, T_windows, D]`. Per channel type (channels are named by type, see `emollm.data.media`):
+
+- ecg: band-pass 5-15 Hz, squared, R peaks >= 0.33 s apart above 30% of the window's 99th percentile.
+  ppg/bvp: band-pass 0.5-8 Hz, systolic peaks >= 0.33 s apart. Both give HR = 60 / mean(RR) [bpm],
+  SDNN = std(RR) [ms] and RMSSD = sqrt(mean(diff(RR)^2)) [ms].
+- eda/gsr: tonic = 4-s moving median (skin conductance level, uS); phasic = signal - tonic; SCRs = phasic peaks
+  >= 0.01 uS prominence, >= 1 s apart. Features: SCL mean, SCL slope [uS/s], SCR rate [1/min], phasic std.
+- resp: band-pass 0.1-1 Hz; breaths = peaks >= 1.5 s apart. Features: rate [breaths/min], amplitude (std).
+- emg: high-pass 20 Hz; RMS.
+- temp: mean [deg C], slope [deg C / s].
+- eeg_<electrode>: Welch power in delta 1-4, theta 4-8, alpha 8-13, beta 13-30, gamma 30-45 Hz, as log10.
+A frame's features are scaled by fixed reference values (listed in SCALES) so they are of order 1 for the projector.
+No pretrained physiological emotion encoder can be loaded offline here; `timeseries` loads one by path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from emollm.data.media import MediaError, SensorRecording, load_sensor
+from emollm.encoders.base import hash_config, pad_frames
+
+EEG_BANDS = {"delta": (1, 4), "theta": (4, 8), "alpha": (8, 13), "beta": (13, 30), "gamma": (30, 45)}
+FEATURES = {
+    "ecg": ("hr", "sdnn", "rmssd"),
+    "ppg": ("hr", "sdnn", "rmssd"),
+    "bvp": ("hr", "sdnn", "rmssd"),
+    "eda": ("scl", "scl_slope", "scr_rate", "phasic_std"),
+    "gsr": ("scl", "scl_slope", "scr_rate", "phasic_std"),
+    "resp": ("resp_rate", "resp_amp"),
+    "emg": ("emg_rms",),
+    "temp": ("temp", "temp_slope"),
+    "eeg": tuple(f"log_{b}" for b in EEG_BANDS),
+}
+# (offset, scale): feature -> (value - offset) / scale
+SCALES = {
+    "hr": (70, 15),
+    "sdnn": (50, 30),
+    "rmssd": (40, 30),
+    "scl": (5, 3),
+    "scl_slope": (0, 0.1),
+    "scr_rate": (5, 5),
+    "phasic_std": (0, 0.1),
+    "resp_rate": (15, 5),
+    "resp_amp": (0, 1),
+    "emg_rms": (0, 1),
+    "temp": (33, 2),
+    "temp_slope": (0, 0.05),
+    **{f"log_{b}": (0, 2) for b in EEG_BANDS},
+}
+
+
+def _filter(x: np.ndarray, rate: float, low: float | None, high: float | None) -> np.ndarray:
+    """Zero-phase Butterworth band/low/high-pass (order 2), clipped to below Nyquist."""
+    from scipy.signal import butter, sosfiltfilt
+
+    nyq = rate / 2
+    high = min(high, 0.95 * nyq) if high else None
+    if low and high:
+        sos = butter(2, [low, high], btype="band", fs=rate, output="sos")
+    elif low:
+        sos = butter(2, low, btype="high", fs=rate, output="sos")
+    else:
+        sos = butter(2, high, btype="low", fs=rate, output="sos")
+    return sosfiltfilt(sos, x) if len(x) > 15 else x
+
+
+def heart_features(x: np.ndarray, rate: float, kind: str) -> dict[str, float]:
+    """HR [bpm], SDNN and RMSSD [ms] from R peaks (ECG) or systolic peaks (PPG/BVP)."""
+    from scipy.signal import find_peaks
+
+    if kind == "ecg":
+        y = _filter(x, rate, 5, 15) ** 2
+        height = 0.3 * np.percentile(y, 99)
+    else:
+        y = _filter(x, rate, 0.5, 8)
+        height = np.percentile(y, 60)
+    peaks, _ = find_peaks(y, distance=max(1, int(0.33 * rate)), height=height)
+    rr = np.diff(peaks) / rate
+    if len(rr) < 2:
+        return {"hr": np.nan, "sdnn": np.nan, "rmssd": np.nan}
+    return {
+        "hr": 60.0 / rr.mean(),
+        "sdnn": 1000 * rr.std(),
+        "rmssd": 1000 * np.sqrt(np.mean(np.diff(rr) ** 2)),
+    }
+
+
+def eda_features(x: np.ndarray, rate: float) -> dict[str, float]:
+    """Skin conductance level and slope, SCR rate per minute, phasic spread."""
+    from scipy.ndimage import median_filter
+    from scipy.signal import find_peaks
+
+    tonic = median_filter(x, size=max(1, int(4 * rate)), mode="nearest")
+    phasic = x - tonic
+    peaks, _ = find_peaks(phasic, prominence=0.01, distance=max(1, int(1.0 * rate)))
+    seconds = len(x) / rate
+    slope = np.polyfit(np.arange(len(x)) / rate, tonic, 1)[0] if len(x) > 1 else 0.0
+    return {
+        "scl": float(tonic.mean()),
+        "scl_slope": float(slope),
+        "scr_rate": 60.0 * len(peaks) / seconds,
+        "phasic_std": float(phasic.std()),
+    }
+
+
+def resp_features(x: np.ndarray, rate: float) -> dict[str, float]:
+    """Breathing rate [breaths/min] and amplitude."""
+    from scipy.signal import find_peaks
+
+    y = _filter(x, rate, 0.1, 1.0)
+    peaks, _ = find_peaks(
+        y, distance=max(1, int(1.5 * rate)), prominence=0.3 * y.std() if y.std() > 0 else None
+    )
+    return {"resp_rate": 60.0 * len(peaks) / (len(x) / rate), "resp_amp": float(y.std())}
+
+
+def eeg_features(x: np.ndarray, rate: float) -> dict[str, float]:
+    """log10 Welch band powers."""
+    from scipy.signal import welch
+
+    freqs, psd = welch(x, fs=rate, nperseg=min(len(x), int(2 * rate)))
+    out = {}
+    for band, (lo, hi) in EEG_BANDS.items():
+        sel = (freqs >= lo) & (freqs < hi)
+        power = np.trapezoid(psd[sel], freqs[sel]) if sel.sum() > 1 else np.nan
+        out[f"log_{band}"] = float(np.log10(power + 1e-12))
+    return out
+
+
+def channel_features(kind: str, x: np.ndarray, rate: float) -> dict[str, float]:
+    """The documented features of one channel type on one window."""
+    if kind in ("ecg", "ppg", "bvp"):
+        return heart_features(x, rate, kind)
+    if kind in ("eda", "gsr"):
+        return eda_features(x, rate)
+    if kind == "resp":
+        return resp_features(x, rate)
+    if kind == "emg":
+        return {"emg_rms": float(np.sqrt(np.mean(_filter(x, rate, 20, None) ** 2)))}
+    if kind == "temp":
+        return {"temp": float(x.mean()), "temp_slope": float(np.polyfit(np.arange(len(x)) / rate, x, 1)[0])}
+    if kind == "eeg":
+        return eeg_features(x, rate)
+    raise MediaError(f"no feature extractor for channel type {kind!r}")
+
+
+class PhysioEncoder:
+    """Per-window handcrafted physiological features for a fixed list of channels (e.g. [ecg, eda, resp])."""
+
+    def __init__(
+        self,
+        modality: str = "sensor",
+        channels: Sequence[str] = ("ecg", "eda"),
+        window_s: float = 4.0,
+        hop_s: float = 2.0,
+    ) -> None:
+        self.name, self.modality = "physio", modality
+        self.channels = [c.lower() for c in channels]
+        self.window_s, self.hop_s = float(window_s), float(hop_s)
+        self.layout = [(c, f) for c in self.channels for f in FEATURES[self._kind(c)]]
+        self.dim = len(self.layout)
+
+    @staticmethod
+    def _kind(channel: str) -> str:
+        kind = "eeg" if channel.startswith("eeg_") else channel.split("_")[0]
+        if kind not in FEATURES:
+            raise ValueError(f"unknown sensor channel {channel!r}; types: {', '.join(FEATURES)}")
+        return kind
+
+    def prepare(self, ref: str | Path | SensorRecording) -> np.ndarray:
+        """Window features `[T, D]` of one recording (a path or a loaded SensorRecording)."""
+        rec = ref if isinstance(ref, SensorRecording) else load_sensor(ref)
+        missing = [c for c in self.channels if c not in rec.signals]
+        if missing:
+            raise MediaError(f"{rec.path}: missing channels {missing}; has {sorted(rec.signals)}")
+        seconds = min(len(rec.signals[c]) / rec.rates[c] for c in self.channels)
+        starts = np.arange(0, max(seconds - self.window_s, 0) + 1e-9, self.hop_s)
+        frames = []
+        for start in starts:
+            row = {}
+            for c in self.channels:
+                rate = rec.rates[c]
+                seg = rec.signals[c][int(start * rate) : int((start + min(self.window_s, seconds)) * rate)]
+                row.update({(c, k): v for k, v in channel_features(self._kind(c), seg, rate).items()})
+            frames.append([(row[(c, f)] - SCALES[f][0]) / SCALES[f][1] for c, f in self.layout])
+        feats = np.asarray(frames, dtype=np.float32)
+        return np.nan_to_num(
+            feats, nan=0.0
+        )  # a window without detectable beats/breaths reads as "at reference"
+
+    def encode(self, inputs: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
+        """Pad window features: `[B, T, D]` + mask `[B, T]`."""
+        return pad_frames([torch.as_tensor(x) for x in inputs], self.dim)
+
+    def fingerprint(self) -> str:
+        """Changes with the channel list, windowing, formulas' version and scaling."""
+        return hash_config(
+            name=self.name,
+            channels=self.channels,
+            window=self.window_s,
+            hop=self.hop_s,
+            version=1,
+            scales=SCALES,
+        )
