@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 CHATML = (
@@ -75,3 +76,40 @@ def make_tiny_lm(out_dir: str | Path, hidden: int = 64, layers: int = 2, seed: i
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def write_mp4(path: Path, frames: int = 20, fps: int = 10, size: int = 64, with_audio: bool = True) -> Path:
+    """An H.264 mp4 whose frame i is uniformly grey level 10*i, with an optional 440 Hz AAC track."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width = video.height = size
+        video.pix_fmt = "yuv420p"
+        audio = out.add_stream("aac", rate=16000) if with_audio else None
+        for i in range(frames):
+            img = np.full((size, size, 3), 10 * i, dtype=np.uint8)
+            for packet in video.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+        if audio is not None:
+            t = np.arange(int(16000 * frames / fps)) / 16000
+            tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+            frame = av.AudioFrame.from_ndarray(tone, format="flt", layout="mono")
+            frame.sample_rate = 16000
+            for packet in audio.encode(frame):
+                out.mux(packet)
+            for packet in audio.encode():
+                out.mux(packet)
+    return path
+
+
+def write_sensor_csv(path: Path, rate: float, columns: dict[str, np.ndarray]) -> Path:
+    """A sensor CSV: a `time` column in seconds and one column per named signal."""
+    n = len(next(iter(columns.values())))
+    t = np.arange(n) / rate
+    lines = ["time," + ",".join(columns)]
+    lines += [",".join([f"{t[i]:.6f}"] + [f"{columns[c][i]:.6f}" for c in columns]) for i in range(n)]
+    path.write_text("\n".join(lines) + "\n")
+    return path

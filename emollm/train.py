@@ -227,11 +227,8 @@ def train(cfg: RunConfig, resume: str | None = None) -> Path:
     )
     labels = get_labels(cfg.data.labels)
     samples, bad = load_samples(cfg.data.train, labels)
-    if bad and accelerator.is_main_process:
-        atomic_write_json(run_dir / "bad_samples.json", [b.__dict__ for b in bad])
-        log.warning("%d bad training records skipped; see %s", len(bad), run_dir / "bad_samples.json")
     if not samples:
-        raise ValueError(f"{cfg.data.train}: no usable training samples")
+        raise ValueError(f"{cfg.data.train}: no usable training samples ({len(bad)} bad records)")
     build = dict(
         tokenizer=model.tokenizer,
         template=model.template,
@@ -242,8 +239,14 @@ def train(cfg: RunConfig, resume: str | None = None) -> Path:
         with_rationale=cfg.data.with_rationale,
     )
     with accelerator.main_process_first():
-        train_ds = build_dataset(samples, **build)
-        dev_ds = build_dataset(load_samples(cfg.data.dev, labels)[0], **build) if cfg.data.dev else None
+        train_ds, too_long = build_dataset(samples, **build)
+        dev_ds = build_dataset(load_samples(cfg.data.dev, labels)[0], **build)[0] if cfg.data.dev else None
+    report = [b.__dict__ for b in bad] + too_long
+    if report and accelerator.is_main_process:
+        atomic_write_json(run_dir / "bad_samples.json", report)
+        log.warning("%d training samples skipped; see %s", len(report), run_dir / "bad_samples.json")
+    if len(train_ds) == 0:
+        raise ValueError(f"{cfg.data.train}: no usable training samples ({len(report)} skipped)")
     encoders = cached_encoders(model.encoders, cfg.data.cache_dir, read_only=not accelerator.is_main_process)
     collate = Collator(encoders, model.tokenizer.pad_token_id)
     sampler = EpochSampler(len(train_ds), t.seed)

@@ -11,7 +11,7 @@ import pytest
 from emollm.cli import main
 from emollm.encoders import build_encoder
 from emollm.encoders.cache import CachedEncoder, FeatureCache
-from tests.test_media import write_sensor_csv
+from emollm.testing import write_sensor_csv
 
 
 def _encoder_and_files(tmp_path: Path) -> tuple[object, list[Path]]:

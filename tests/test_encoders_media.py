@@ -13,7 +13,7 @@ import torch
 
 from emollm.data.media import MediaError
 from emollm.encoders import build_encoder
-from tests.test_media import write_mp4
+from emollm.testing import write_mp4
 
 
 def _has(*modules: str) -> bool:

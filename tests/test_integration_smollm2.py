@@ -32,7 +32,7 @@ def test_smollm2_lora_step_and_chat(syn_data, tmp_path) -> None:
     model = EmoLLM.from_config(cfg)
     assert model.lm.config.hidden_size == 576 and model.lm.config.num_hidden_layers == 30
     samples, _ = load_samples(syn_data / "train.jsonl", model.labels)
-    ds = build_dataset(samples[:2], model.tokenizer, model.template, model.tokens, model.labels, 512)
+    ds, _ = build_dataset(samples[:2], model.tokenizer, model.template, model.tokens, model.labels, 512)
     batch = Collator(model.encoders, model.tokenizer.pad_token_id)([ds[0], ds[1]])
     model.train()
     loss = model(batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"]).loss

@@ -28,7 +28,7 @@ def batch(model, syn_data):
     # pick a batch that mixes full and partial modality sets
     chosen = sorted(samples, key=lambda s: len(s.media))[:2] + [s for s in samples if len(s.media) == 3][:2]
     assert {len(s.media) for s in chosen} == {2, 3}
-    ds = build_dataset(chosen, model.tokenizer, model.template, model.tokens, model.labels, 512)
+    ds, _ = build_dataset(chosen, model.tokenizer, model.template, model.tokens, model.labels, 512)
     return Collator(model.encoders, model.tokenizer.pad_token_id)([ds[i] for i in range(len(ds))]), chosen
 
 

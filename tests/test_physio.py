@@ -77,17 +77,18 @@ def test_encoder_windows_layout_and_fingerprint() -> None:
 
 @pytest.mark.integration
 @pytest.mark.skipif(
-    importlib.util.find_spec("heartpy") is None, reason="heartpy (real PPG sample) not installed"
+    importlib.util.find_spec("heartpy") is None, reason="heartpy (real PPG samples) not installed"
 )
-def test_real_ppg_from_heartpy_gives_a_plausible_heart_rate() -> None:
-    spec = importlib.util.find_spec("heartpy")
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data2.csv"
-    ppg = (
-        np.loadtxt(path, delimiter=",", skiprows=1, usecols=0)
-        if "," in path.read_text()[:200]
-        else np.loadtxt(path)
-    )
-    f = channel_features(
-        "ppg", ppg[: 100 * 60], 100.0
-    )  # data2: 100 Hz recording (heartpy docs), first minute
-    assert 45 < f["hr"] < 110, f
+def test_real_ppg_from_heartpy_is_plausible_and_self_consistent() -> None:
+    from emollm.encoders.physio import beat_period
+
+    folder = Path(list(importlib.util.find_spec("heartpy").submodule_search_locations)[0]) / "data"
+    clean = np.loadtxt(folder / "data.csv")  # heartpy's first example: 100 Hz, ~25 s
+    f = channel_features("ppg", clean, 100.0)
+    assert 50 < f["hr"] < 70 and f["sdnn"] < 150, f
+    assert f["hr"] == pytest.approx(60 / beat_period(clean - clean.mean(), 100.0), rel=0.05)
+    table = np.loadtxt(folder / "data2.csv", delimiter=",", skiprows=1)  # timer (ms), signal; noisy in places
+    rate = 1000.0 / np.diff(table[:, 0]).mean()
+    second_minute = table[int(60 * rate) : int(120 * rate), 1]
+    g = channel_features("ppg", second_minute, rate)
+    assert 50 < g["hr"] < 75 and g["sdnn"] < 150, g

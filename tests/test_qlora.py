@@ -16,7 +16,7 @@ from tests.conftest import tiny_overrides  # noqa: E402
 
 def _batch(model: EmoLLM, syn_data) -> dict:
     samples, _ = load_samples(syn_data / "train.jsonl", model.labels)
-    ds = build_dataset(samples[:4], model.tokenizer, model.template, model.tokens, model.labels, 512)
+    ds, _ = build_dataset(samples[:4], model.tokenizer, model.template, model.tokens, model.labels, 512)
     return Collator(model.encoders, model.tokenizer.pad_token_id)([ds[i] for i in range(4)])
 
 

@@ -111,7 +111,7 @@ def test_checkpoint_reload_gives_identical_logits(tiny_cfg, syn_data, tmp_path) 
             if p.requires_grad:
                 p.add_(torch.randn_like(p) * 0.05)
     samples, _ = load_samples(syn_data / "test.jsonl", model.labels)
-    ds = build_dataset(samples[:3], model.tokenizer, model.template, model.tokens, model.labels, 512)
+    ds, _ = build_dataset(samples[:3], model.tokenizer, model.template, model.tokens, model.labels, 512)
     batch = Collator(model.encoders, model.tokenizer.pad_token_id)([ds[i] for i in range(3)])
     folder = tmp_path / "ckpt"
     folder.mkdir()
@@ -179,7 +179,25 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tiny_lm, syn_data, tmp
 
 def test_failed_run_leaves_no_checkpoint(tiny_lm, syn_data, tmp_path) -> None:
     cfg = load_config(None, tiny_overrides(tiny_lm, syn_data, tmp_path / "run", data__max_length=16))
-    with pytest.raises(ValueError, match=r"sample syn-train-\d+: \d+ tokens > data.max_length=16"):
+    with pytest.raises(ValueError, match=r"no usable training samples \(48 skipped\)"):
         train(cfg)
     leftovers = [p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(("step-", "final", "."))]
     assert leftovers == []
+    report = json.loads((tmp_path / "run" / "bad_samples.json").read_text())
+    assert len(report) == 48 and "tokens > data.max_length=16" in report[0]["reason"]
+
+
+def test_over_long_samples_are_skipped_and_reported(tiny_lm, syn_data, tmp_path) -> None:
+    probe = EmoLLM.from_config(load_config(None, tiny_overrides(tiny_lm, syn_data, tmp_path / "probe")))
+    samples, _ = load_samples(syn_data / "train.jsonl", probe.labels)
+    ds, _ = build_dataset(samples, probe.tokenizer, probe.template, probe.tokens, probe.labels, 10_000)
+    lengths = sorted(len(x) for x in ds["input_ids"])
+    limit = lengths[len(lengths) // 2]
+    expected_out = sum(n > limit for n in lengths)
+    cfg = load_config(
+        None, tiny_overrides(tiny_lm, syn_data, tmp_path / "run", data__max_length=limit, train__steps=1)
+    )
+    train(cfg)
+    report = json.loads((tmp_path / "run" / "bad_samples.json").read_text())
+    assert 0 < len(report) == expected_out < 48
+    assert (tmp_path / "run" / "final" / "projectors.safetensors").is_file()

@@ -90,17 +90,22 @@ def build_dataset(
     max_length: int,
     cache_dir: str | Path | None = None,
     with_rationale: bool = True,
-) -> Dataset:
-    """A `datasets.Dataset` of tokenised examples (answer-only loss targets), cached as Arrow under `cache_dir`."""
+) -> tuple[Dataset, list[dict[str, str]]]:
+    """Tokenised examples (answer-only loss targets) as a `datasets.Dataset` cached as Arrow under `cache_dir`, and
+    the samples left out (id, reason): those longer than `max_length` tokens are reported, never truncated."""
     records = [{"record": json.dumps(s.to_record(), sort_keys=True)} for s in samples]
 
     def tokenize(row: dict[str, str]) -> dict[str, Any]:
         sample = Sample(**json.loads(row["record"]))
         msgs = sample_messages(sample, template, tokens, labels, True, with_rationale)
         ids, prompt_len = tokenize_messages(tokenizer, msgs, with_answer=True)
-        if len(ids) > max_length:
-            raise ValueError(f"sample {sample.id}: {len(ids)} tokens > data.max_length={max_length}")
+        error = (
+            f"sample {sample.id}: {len(ids)} tokens > data.max_length={max_length}"
+            if len(ids) > max_length
+            else ""
+        )
         return {
+            "error": error,
             "id": sample.id,
             "input_ids": ids,
             "prompt_len": prompt_len,
@@ -114,13 +119,20 @@ def build_dataset(
     if cache_dir is not None:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
         cache_file = str(Path(cache_dir) / f"tokenized-{key}.arrow")
-    return dataset.map(
+    tokenized = dataset.map(
         tokenize,
         remove_columns=["record"],
         cache_file_name=cache_file,
         new_fingerprint=key,
         desc="tokenising",
     )
+    errors = tokenized["error"]
+    left_out = [
+        {"sample": sid, "reason": err} for sid, err in zip(tokenized["id"], errors, strict=True) if err
+    ]
+    if left_out:
+        tokenized = tokenized.select([i for i, err in enumerate(errors) if not err])
+    return tokenized.remove_columns("error"), left_out
 
 
 def _cache_key(

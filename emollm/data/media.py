@@ -82,11 +82,16 @@ def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
 
 
 def load_audio(
-    path: str | Path, rate: int = 16000, min_seconds: float = 0.1, expect_rate: int | None = None
+    path: str | Path,
+    rate: int = 16000,
+    min_seconds: float = 0.1,
+    expect_rate: int | None = None,
+    min_rate: int | None = None,
 ) -> Audio:
     """Decode an audio file (wav/flac/ogg by soundfile, anything else by PyAV), mix to mono, resample to `rate`.
 
-    `expect_rate` makes a file at another native rate an error (for corpora whose rate is part of the protocol).
+    `expect_rate` makes a file at another native rate an error (for corpora whose rate is part of the protocol);
+    `min_rate` rejects files recorded below it (upsampling cannot restore the missing frequency band).
     """
     path = _check_file(path)
     if path.suffix.lower() in AUDIO_SUFFIXES:
@@ -101,6 +106,11 @@ def load_audio(
         samples, native = _decode_audio_av(path)
     if expect_rate is not None and native != expect_rate:
         raise MediaError(f"{path}: sample rate {native} Hz, expected {expect_rate} Hz")
+    if min_rate is not None and native < min_rate:
+        raise MediaError(
+            f"{path}: sample rate {native} Hz is below the encoder's minimum {min_rate} Hz "
+            f"(upsampling cannot restore the missing band); set min_rate to accept it"
+        )
     return _validated_audio(path, samples, int(native), rate, min_seconds)
 
 

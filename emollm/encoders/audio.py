@@ -19,8 +19,9 @@ VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm"}
 RATE = 16000
 
 
-def read_waveform(ref: str | Path, rate: int = RATE) -> np.ndarray:
-    """Mono waveform at `rate` from an audio file or a video's audio track (error if the video has none)."""
+def read_waveform(ref: str | Path, rate: int = RATE, min_rate: int | None = None) -> np.ndarray:
+    """Mono waveform at `rate` from an audio file or a video's audio track (error if the video has none);
+    audio files recorded below `min_rate` Hz are rejected."""
     path = Path(str(ref))
     if path.suffix.lower() in VIDEO_SUFFIXES:
         audio = load_video_audio(path, rate)
@@ -29,7 +30,7 @@ def read_waveform(ref: str | Path, rate: int = RATE) -> np.ndarray:
 
             raise MediaError(f"{path}: video has no audio track")
         return audio.samples
-    return load_audio(path, rate).samples
+    return load_audio(path, rate, min_rate=min_rate).samples
 
 
 def pool_time(frames: np.ndarray, valid: int, factor: int) -> np.ndarray:
@@ -58,7 +59,12 @@ class WhisperCT2Encoder:
     """Whisper encoder frames (20 ms, 384-d for tiny.en), averaged over `pool` frames; 30-s windows, chained."""
 
     def __init__(
-        self, modality: str = "audio", model_dir: str | None = None, pool: int = 5, threads: int = 0
+        self,
+        modality: str = "audio",
+        model_dir: str | None = None,
+        pool: int = 5,
+        threads: int = 0,
+        min_rate: int = RATE,
     ) -> None:
         import ctranslate2
         from transformers import WhisperFeatureExtractor
@@ -69,7 +75,7 @@ class WhisperCT2Encoder:
             str(self.model_dir), device="cpu", compute_type="float32", intra_threads=threads
         )
         self.mel = WhisperFeatureExtractor(feature_size=self.model.n_mels)
-        self.pool = pool
+        self.pool, self.min_rate = pool, min_rate
         self.dim = int(self._encode_window(np.zeros(RATE, np.float32)).shape[-1])
 
     def _encode_window(self, wave: np.ndarray) -> np.ndarray:
@@ -80,7 +86,7 @@ class WhisperCT2Encoder:
 
     def prepare(self, ref: str | Path) -> np.ndarray:
         """The 16-kHz waveform of an audio file or a video's audio track."""
-        return read_waveform(ref)
+        return read_waveform(ref, min_rate=self.min_rate)
 
     def frames(self, wave: np.ndarray) -> np.ndarray:
         """Pooled encoder frames `[T, D]` of one waveform (each 30-s window encoded separately)."""
@@ -124,7 +130,9 @@ class EGeMAPSEncoder:
     """openSMILE eGeMAPSv02: 88 functionals per clip (`[1, 88]`) or 25 low-level descriptors per 10 ms (`[T, 25]`,
     averaged over `pool` frames)."""
 
-    def __init__(self, modality: str = "audio", level: str = "functionals", pool: int = 10) -> None:
+    def __init__(
+        self, modality: str = "audio", level: str = "functionals", pool: int = 10, min_rate: int = 8000
+    ) -> None:
         import opensmile
 
         if level not in ("functionals", "lld"):
@@ -137,11 +145,11 @@ class EGeMAPSEncoder:
         self.smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=feature_level)
         self.name, self.modality, self.level, self.pool = "egemaps", modality, level, pool
         self.dim = 88 if level == "functionals" else 25
-        self.version = opensmile.__version__
+        self.version, self.min_rate = opensmile.__version__, min_rate
 
     def prepare(self, ref: str | Path) -> np.ndarray:
         """The 16-kHz waveform."""
-        return read_waveform(ref)
+        return read_waveform(ref, min_rate=self.min_rate)
 
     def frames(self, wave: np.ndarray) -> np.ndarray:
         """Functionals `[1, 88]` or pooled LLDs `[T, 25]`."""
@@ -165,7 +173,14 @@ class HFAudioEncoder(torch.nn.Module):
     `input_features`) comes from the feature extractor, never from the model's name.
     """
 
-    def __init__(self, name_or_path: str, modality: str = "audio", layer: int = -1, pool: int = 1) -> None:
+    def __init__(
+        self,
+        name_or_path: str,
+        modality: str = "audio",
+        layer: int = -1,
+        pool: int = 1,
+        min_rate: int | None = None,
+    ) -> None:
         super().__init__()
         from transformers import AutoFeatureExtractor, AutoModel
 
@@ -178,6 +193,7 @@ class HFAudioEncoder(torch.nn.Module):
             else model
         )
         self.layer, self.pool = layer, pool
+        self.min_rate = min_rate if min_rate is not None else int(self.extractor.sampling_rate)
         self.input_name = self.extractor.model_input_names[0]
         self.dim = int(
             model.config.hidden_size if hasattr(model.config, "hidden_size") else model.config.d_model
@@ -190,7 +206,7 @@ class HFAudioEncoder(torch.nn.Module):
 
     def prepare(self, ref: str | Path) -> np.ndarray:
         """The waveform at the extractor's sampling rate."""
-        return read_waveform(ref, int(self.extractor.sampling_rate))
+        return read_waveform(ref, int(self.extractor.sampling_rate), self.min_rate)
 
     @torch.no_grad()
     def frames(self, wave: np.ndarray) -> np.ndarray:

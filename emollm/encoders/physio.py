@@ -3,9 +3,10 @@
 A recording is cut into windows of `window_s` seconds every `hop_s` seconds; each window gives one feature frame, so
 features are `[B, T_windows, D]`. Per channel type (channels are named by type, see `emollm.data.media`):
 
-- ecg: band-pass 5-15 Hz, squared, R peaks >= 0.33 s apart above 30% of the window's 99th percentile.
-  ppg/bvp: band-pass 0.5-8 Hz, systolic peaks >= 0.33 s apart. Both give HR = 60 / mean(RR) [bpm],
-  SDNN = std(RR) [ms] and RMSSD = sqrt(mean(diff(RR)^2)) [ms].
+- ecg: band-pass 5-15 Hz, squared; ppg/bvp: band-pass 0.5-8 Hz. Beats are peaks at least 0.6 beat periods
+  apart (the period is the autocorrelation maximum in 0.33-1.5 s) with prominence >= 0.3 SD; RR intervals outside
+  0.3-2 s or > 30% from the median are rejected. HR = 60 / mean(RR) [bpm], SDNN = std(RR) [ms],
+  RMSSD = sqrt(mean(diff(RR)^2)) over successive kept intervals [ms].
 - eda/gsr: tonic = 4-s moving median (skin conductance level, uS); phasic = signal - tonic; SCRs = phasic peaks
   >= 0.01 uS prominence, >= 1 s apart. Features: SCL mean, SCL slope [uS/s], SCR rate [1/min], phasic std.
 - resp: band-pass 0.1-1 Hz; breaths = peaks >= 1.5 s apart. Features: rate [breaths/min], amplitude (std).
@@ -73,25 +74,38 @@ def _filter(x: np.ndarray, rate: float, low: float | None, high: float | None) -
     return sosfiltfilt(sos, x) if len(x) > 15 else x
 
 
+def beat_period(y: np.ndarray, rate: float) -> float:
+    """Dominant beat period [s]: the autocorrelation maximum between 0.33 s (180 bpm) and 1.5 s (40 bpm)."""
+    y0 = y - y.mean()
+    ac = np.correlate(y0, y0, "full")[len(y0) - 1 :]
+    lo, hi = int(0.33 * rate), min(int(1.5 * rate), len(ac) - 1)
+    if hi <= lo:
+        return 60 / 70  # too short a window to tell: assume a resting rate for the refractory distance
+    return (lo + int(np.argmax(ac[lo:hi]))) / rate
+
+
 def heart_features(x: np.ndarray, rate: float, kind: str) -> dict[str, float]:
-    """HR [bpm], SDNN and RMSSD [ms] from R peaks (ECG) or systolic peaks (PPG/BVP)."""
+    """HR [bpm], SDNN and RMSSD [ms] from R peaks (ECG) or systolic peaks (PPG/BVP).
+
+    Peaks are at least 0.6 beat periods apart (period from autocorrelation, so dicrotic waves are not counted);
+    RR intervals outside 0.3-2 s or more than 30% from the median are rejected as artefacts before HR/HRV.
+    """
     from scipy.signal import find_peaks
 
-    if kind == "ecg":
-        y = _filter(x, rate, 5, 15) ** 2
-        height = 0.3 * np.percentile(y, 99)
-    else:
-        y = _filter(x, rate, 0.5, 8)
-        height = np.percentile(y, 60)
-    peaks, _ = find_peaks(y, distance=max(1, int(0.33 * rate)), height=height)
+    y = _filter(x, rate, 5, 15) ** 2 if kind == "ecg" else _filter(x, rate, 0.5, 8)
+    distance = max(1, int(0.6 * beat_period(y, rate) * rate))
+    peaks, _ = find_peaks(y, distance=distance, prominence=0.3 * y.std() if y.std() > 0 else None)
     rr = np.diff(peaks) / rate
+    nan = {"hr": np.nan, "sdnn": np.nan, "rmssd": np.nan}
     if len(rr) < 2:
-        return {"hr": np.nan, "sdnn": np.nan, "rmssd": np.nan}
-    return {
-        "hr": 60.0 / rr.mean(),
-        "sdnn": 1000 * rr.std(),
-        "rmssd": 1000 * np.sqrt(np.mean(np.diff(rr) ** 2)),
-    }
+        return nan
+    median = np.median(rr)
+    ok = (rr > 0.3) & (rr < 2.0) & (np.abs(rr - median) < 0.3 * median)
+    if ok.sum() < 2:
+        return nan
+    successive = np.diff(rr)[ok[1:] & ok[:-1]]
+    rmssd = 1000 * np.sqrt(np.mean(successive**2)) if len(successive) else np.nan
+    return {"hr": 60.0 / rr[ok].mean(), "sdnn": 1000 * rr[ok].std(), "rmssd": rmssd}
 
 
 def eda_features(x: np.ndarray, rate: float) -> dict[str, float]:

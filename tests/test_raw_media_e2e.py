@@ -1,0 +1,114 @@
+"""Train on raw media files (mp4, wav, sensor CSV) through real encoder code paths, then chat on raw files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from emollm.cli import main
+from emollm.testing import write_mp4, write_sensor_csv
+from tests.test_encoders_media import tiny_vision  # noqa: F401 (fixture)
+
+
+@pytest.fixture(scope="module")
+def raw_corpus(tmp_path_factory) -> Path:
+    """8 samples: a grey-level mp4 (brightness ~ label), a tone wav (pitch ~ label), a 10-s ECG/EDA CSV."""
+    root = tmp_path_factory.mktemp("raw")
+    labels = ["happy", "sad", "angry", "neutral"] * 2
+    rows = []
+    rate = 50
+    t = np.arange(10 * rate) / rate
+    for i, label in enumerate(labels):
+        write_mp4(root / f"c{i}.mp4", frames=6, fps=6, with_audio=False)
+        sf.write(
+            root / f"a{i}.wav", 0.3 * np.sin(2 * np.pi * (150 + 40 * i) * np.arange(8000) / 16000), 16000
+        )
+        write_sensor_csv(
+            root / f"s{i}.csv",
+            rate,
+            {"ecg": np.sin(2 * np.pi * (1 + 0.1 * i) * t) ** 20, "eda": 5 + 0.05 * i + 0.01 * t},
+        )
+        rows.append(
+            {
+                "id": f"r{i}",
+                "labels": {"emotion": label},
+                "text": "hello there",
+                "media": {"video": f"c{i}.mp4", "audio": f"a{i}.wav", "sensor": f"s{i}.csv"},
+            }
+        )
+    (root / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return root
+
+
+def test_train_on_raw_media_and_chat_on_raw_files(tiny_lm, tiny_vision, raw_corpus, tmp_path, capsys) -> None:  # noqa: F811
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+
+    w2v = tmp_path / "w2v"
+    Wav2Vec2Model(
+        Wav2Vec2Config(
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            intermediate_size=37,
+            conv_dim=(16, 16),
+            conv_stride=(5, 4),
+            conv_kernel=(10, 8),
+            num_conv_pos_embeddings=16,
+            num_conv_pos_embedding_groups=2,
+        )
+    ).save_pretrained(w2v)
+    Wav2Vec2FeatureExtractor(sampling_rate=16000).save_pretrained(w2v)
+    run = tmp_path / "run"
+    overrides = [
+        f"lm.name_or_path={tiny_lm}",
+        f"data.train={raw_corpus / 'train.jsonl'}",
+        f"train.out_dir={run}",
+        "train.steps=2",
+        "train.batch_size=4",
+        f"data.cache_dir={tmp_path / 'cache'}",
+        f"modalities.video={{encoder: hf_vision, encoder_args: {{name_or_path: {tiny_vision['vit']}, num_frames: 4}}, "
+        "num_tokens: 2}",
+        f"modalities.audio={{encoder: hf_audio, encoder_args: {{name_or_path: {w2v}, pool: 10}}, num_tokens: 2}}",
+        "modalities.sensor={encoder: physio, encoder_args: {channels: [ecg, eda]}, projector: resampler, num_tokens: 2}",
+    ]
+    assert main(["extract", "--data", str(raw_corpus / "train.jsonl"), *overrides]) == 0
+    extracted = json.loads(capsys.readouterr().out)
+    counts = {m: (v["computed"], v["cache_hits"]) for m, v in extracted["modalities"].items()}
+    assert extracted["bad"] == 0 and counts == {
+        "video": (1, 7),
+        "audio": (8, 0),
+        "sensor": (8, 0),
+    }  # identical mp4s
+    # share one entry: the cache is keyed by content
+    assert main(["train", *overrides]) == 0
+    capsys.readouterr()
+    argv = [
+        "chat",
+        "--ckpt",
+        str(run / "final"),
+        "--json",
+        "--text",
+        "hi",
+        "--video",
+        str(raw_corpus / "c0.mp4"),
+        "--audio",
+        str(raw_corpus / "a0.wav"),
+        "--sensor",
+        str(raw_corpus / "s0.csv"),
+    ]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["modalities"] == ["video", "audio", "sensor", "text"] and set(out["scores"]) == {
+        "neutral",
+        "happy",
+        "sad",
+        "angry",
+    }
+    bad = tmp_path / "bad.wav"
+    sf.write(bad, np.zeros(8000, np.float32), 16000)
+    assert main(["chat", "--ckpt", str(run / "final"), "--json", "--audio", str(bad)]) == 2
+    assert "bad.wav: audio is silent" in capsys.readouterr().err
