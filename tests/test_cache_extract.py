@@ -53,7 +53,7 @@ def test_corrupted_shard_and_bad_checksum_are_recomputed_not_used(tmp_path: Path
     shard.write_bytes(b"garbage" + shard.read_bytes()[40:])
     fresh = CachedEncoder(enc, FeatureCache(tmp_path / "cache", enc.fingerprint()))
     np.testing.assert_allclose(fresh.features(files[1]), want)
-    assert fresh.misses == 1
+    assert fresh.misses == 1 and shard.with_name(shard.name + ".corrupt").exists() and not shard.exists()
     fresh.cache.flush()
     index = json.loads(fresh.cache.index_path.read_text())
     key = next(iter(index))

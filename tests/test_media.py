@@ -110,3 +110,24 @@ def test_sensor_csv_npy_and_errors(tmp_path: Path) -> None:
     for name, message in cases:
         with pytest.raises(MediaError, match=f"{name}.*{message}".replace("(", r"\(").replace(")", r"\)")):
             load_sensor(tmp_path / name)
+
+
+def test_sensor_edf(tmp_path: Path) -> None:
+    pyedflib = pytest.importorskip("pyedflib")
+    writer = pyedflib.EdfWriter(str(tmp_path / "r.edf"), 3, file_type=pyedflib.FILETYPE_EDFPLUS)
+    header = dict(dimension="uV", physical_min=-500, physical_max=500, digital_min=-32768, digital_max=32767)
+    writer.setSignalHeaders(
+        [
+            {**header, "label": "ECG", "sample_frequency": 256},
+            {**header, "label": "EEG Fz", "sample_frequency": 128},
+            {**header, "label": "EDA", "sample_frequency": 32},
+        ]
+    )
+    writer.writeSamples([np.sin(np.arange(2560) / 20) * 100, np.zeros(1280), np.full(320, 5.0)])
+    writer.close()
+    rec = load_sensor(tmp_path / "r.edf")
+    assert rec.rates == {"ecg": 256, "eeg_fz": 128, "eda": 32}
+    assert len(rec.signals["ecg"]) == 2560 and rec.signals["eda"].mean() == pytest.approx(5.0, abs=0.05)
+    (tmp_path / "junk.edf").write_bytes(b"0       not an edf header" * 20)
+    with pytest.raises(MediaError, match="junk.edf: cannot read EDF"):
+        load_sensor(tmp_path / "junk.edf")

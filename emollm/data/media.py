@@ -233,16 +233,19 @@ def _check_channel_names(path: Path, names: list[str]) -> None:
 
 
 def load_sensor(path: str | Path, min_seconds: float = 1.0) -> SensorRecording:
-    """Read a sensor recording: CSV with a `time` column (seconds) and one column per signal, or `.npy` + `.json`."""
+    """Read a sensor recording: CSV with a `time` column (seconds) and one column per signal, EDF/BDF, or
+    `.npy` + `.json`; channels are named by type (eda, ecg, ppg, ..., eeg_<electrode>)."""
     path = _check_file(path)
     if path.suffix.lower() == ".csv":
         signals, rate = _read_sensor_csv(path)
         rates = {name: rate for name in signals}
     elif path.suffix.lower() == ".npy":
         signals, rates = _read_sensor_npy(path)
+    elif path.suffix.lower() in (".edf", ".bdf"):
+        signals, rates = _read_sensor_edf(path)
     else:
         raise MediaError(
-            f"{path}: unsupported sensor format {path.suffix or '(none)'}; use .csv or .npy + .json"
+            f"{path}: unsupported sensor format {path.suffix or '(none)'}; use .csv, .edf or .npy + .json"
         )
     _check_channel_names(path, list(signals))
     for name, values in signals.items():
@@ -289,6 +292,25 @@ def _read_sensor_csv(path: Path) -> tuple[dict[str, np.ndarray], float]:
     if not signals:
         raise MediaError(f"{path}: no signal columns besides 'time'")
     return signals, float(1.0 / steps.mean())
+
+
+def _read_sensor_edf(path: Path) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """EDF/EDF+/BDF via pyedflib; channel labels are lower-cased with spaces and dashes as underscores."""
+    try:
+        import pyedflib
+    except ImportError as exc:
+        raise MediaError(f"{path}: reading EDF needs pyedflib (pip install pyedflib)") from exc
+    try:
+        reader = pyedflib.EdfReader(str(path))
+    except OSError as exc:
+        raise MediaError(f"{path}: cannot read EDF ({exc})") from exc
+    try:
+        labels = [re.sub(r"[\s\-]+", "_", label.strip().lower()) for label in reader.getSignalLabels()]
+        signals = {name: reader.readSignal(i) for i, name in enumerate(labels)}
+        rates = {name: float(rate) for name, rate in zip(labels, reader.getSampleFrequencies(), strict=True)}
+    finally:
+        reader.close()
+    return signals, rates
 
 
 def _read_sensor_npy(path: Path) -> tuple[dict[str, np.ndarray], dict[str, float]]:

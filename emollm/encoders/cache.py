@@ -99,8 +99,13 @@ class FeatureCache:
         return array
 
     def _forget_shard(self, shard: str) -> None:
+        """Drop a damaged shard's entries and move the file aside (it is never read again)."""
         self._shards.pop(shard, None)
         self.index = {k: v for k, v in self.index.items() if v["shard"] != shard}
+        damaged = self.dir / shard
+        if damaged.exists():
+            os.replace(damaged, damaged.with_name(f"{shard}.corrupt"))
+        atomic_write_json(self.index_path, self.index)
 
     def put(self, key: str, array: np.ndarray, source: str = "") -> None:
         """Stage an entry; it reaches disk at the next `flush` (automatic every `shard_size` entries)."""
