@@ -17,9 +17,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output folder for train/dev/test JSONL")
     parser.add_argument("--limit", type=int, default=None, help="keep at most N samples per split (seeded)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--media", action="store_true", help="synthetic only: raw mp4/wav/CSV instead of features"
+    )
     args = parser.parse_args(argv)
     try:
-        manifest = RECIPES[args.name](root=args.root, out=args.out, limit=args.limit, seed=args.seed)
+        extra = {"media": True} if args.media else {}
+        if extra and args.name != "synthetic":
+            raise ValueError("--media applies to the synthetic recipe only")
+        manifest = RECIPES[args.name](root=args.root, out=args.out, limit=args.limit, seed=args.seed, **extra)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -5,9 +5,11 @@ from __future__ import annotations
 from emollm.data.synthetic import SyntheticSpec, generate
 
 
-def convert(out: str, root: str | None = None, limit: int | None = None, seed: int = 0) -> dict:
-    """Write the generated corpus to `out` (`limit` caps the training split size)."""
-    spec = SyntheticSpec(seed=seed)
+def convert(
+    out: str, root: str | None = None, limit: int | None = None, seed: int = 0, media: bool = False
+) -> dict:
+    """Write the generated corpus to `out` (`limit` caps the training split size; `media`: raw mp4/wav/CSV)."""
+    spec = SyntheticSpec(seed=seed, media=media)
     if limit:
         spec.n_train = min(spec.n_train, limit)
     return generate(out, spec)

@@ -19,6 +19,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     argv = [args.name, "--out", args.out, "--seed", str(args.seed)]
     argv += ["--root", args.root] if args.root else []
     argv += ["--limit", str(args.limit)] if args.limit else []
+    argv += ["--media"] if args.media else []
     return recipes_main(argv)
 
 
@@ -102,7 +103,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     model = emollm.load(args.ckpt)
     modes = tuple(args.modes.split(","))
-    metrics = evaluate(model, args.data, args.out, batch_size=args.batch_size, modes=modes, limit=args.limit)
+    metrics = evaluate(
+        model,
+        args.data,
+        args.out,
+        batch_size=args.batch_size,
+        modes=modes,
+        limit=args.limit,
+        cache_dir=args.cache,
+    )
     print(format_table({mode: metrics[mode] for mode in modes}))
     print(f"wrote {Path(args.out) / 'metrics.json'} and predictions.jsonl")
     return 0
@@ -126,7 +135,14 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     """Train and evaluate a small emotion MLLM end to end on the embedded default (or --data real)."""
     from emollm.quickstart import quickstart
 
-    quickstart(args.out, data=args.data, config=args.config, overrides=args.overrides, n_test=args.n_test)
+    quickstart(
+        args.out,
+        data=args.data,
+        config=args.config,
+        overrides=args.overrides,
+        n_test=args.n_test,
+        n_train=args.n_train,
+    )
     return 0
 
 
@@ -141,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--limit", type=int)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--media", action="store_true", help="synthetic: write raw mp4/wav/CSV media, not features"
+    )
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("train", help=cmd_train.__doc__)
@@ -178,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--modes", default="generate,score", help="generate, score or both (comma-separated)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--limit", type=int)
+    p.add_argument("--cache", help="feature cache root (default: OUT/cache)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("quickstart", help=cmd_quickstart.__doc__)
@@ -190,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", help="override the preset YAML")
     p.add_argument("--n-test", type=int, default=128, help="test samples to evaluate")
+    p.add_argument("--n-train", type=int, default=480, help="generated training samples (synthetic only)")
     p.add_argument("overrides", nargs="*", help="key.path=value overrides")
     p.set_defaults(func=cmd_quickstart)
     return parser

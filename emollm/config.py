@@ -64,6 +64,8 @@ class ModalityConfig:
     """Projector builder name: linear | mlp2x_gelu | resampler."""
     num_tokens: int = 4
     """LM tokens this modality occupies in the prompt (its placeholder expands to this many slots)."""
+    normalize: bool = True
+    """Standardise features per dimension with statistics fitted on the training set (stored in the checkpoint)."""
 
     def __post_init__(self) -> None:
         _positive("num_tokens", self.num_tokens)
@@ -89,6 +91,8 @@ class DataConfig:
     """Train on 'label + rationale' answers (False: label only)."""
     cache_dir: str = ""
     """Feature cache root (filled by `emollm extract`); empty = encode media on the fly."""
+    asr: str = ""
+    """Audio encoder that transcribes (whisper_ct2) samples and chat inputs that have audio but no text; empty = off."""
 
     def __post_init__(self) -> None:
         _positive("data.max_length", self.max_length)

@@ -15,8 +15,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from emollm.asr import transcriber_for
 from emollm.config import MODALITIES
+from emollm.data.prepass import feature_pass
 from emollm.data.sample import Sample, load_samples
+from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.generate import generate_answers, score_labels
 from emollm.io import atomic_write_json, write_jsonl
 from emollm.metrics import classification_metrics
@@ -64,8 +67,13 @@ def evaluate(
     modes: tuple[str, ...] = MODES,
     max_new_tokens: int = 64,
     limit: int | None = None,
+    cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Predict every valid sample of `data`, write OUT/predictions.jsonl and OUT/metrics.json; return the metrics."""
+    """Predict every valid sample of `data`, write OUT/predictions.jsonl and OUT/metrics.json; return the metrics.
+
+    Features come from the feature cache at `cache_dir` (default OUT/cache, filled on the way); samples whose media
+    fail to decode are skipped and listed in OUT/bad_samples.json with the records that could not be read.
+    """
     bad_modes = set(modes) - set(MODES)
     if bad_modes or not modes:
         raise ValueError(f"unknown evaluation mode {sorted(bad_modes)}; valid: {', '.join(MODES)}")
@@ -73,6 +81,28 @@ def evaluate(
     out.mkdir(parents=True, exist_ok=True)
     samples, bad = load_samples(data, model.labels)
     samples = samples[:limit] if limit else samples
+    asr = transcriber_for(model.config.data.asr, cache_dir or out / "cache")
+    if asr is not None:
+        samples = asr.fill(samples)
+    plain = model.encoders
+    model.encoders = cached_encoders(plain, cache_dir or out / "cache")
+    try:
+        samples, bad_media = feature_pass(samples, model.encoders, model.projectors, {}, show=False)
+        metrics = _predict_all(model, samples, out, batch_size, modes, max_new_tokens)
+    finally:
+        flush_caches(model.encoders)
+        model.encoders = plain
+    metrics.update(data=str(data), n_bad_records=len(bad), n_bad_media=len(bad_media))
+    atomic_write_json(out / "metrics.json", metrics)
+    if bad or bad_media:
+        atomic_write_json(out / "bad_samples.json", [b.__dict__ for b in bad] + bad_media)
+    return metrics
+
+
+def _predict_all(
+    model: Any, samples: list[Sample], out: Path, batch_size: int, modes: tuple[str, ...], max_new_tokens: int
+) -> dict[str, Any]:
+    """Predictions for every sample (resuming from predictions.partial.jsonl); writes predictions.jsonl."""
     partial = out / "predictions.partial.jsonl"
     done = {r["id"]: r for r in map(json.loads, partial.read_text().splitlines())} if partial.exists() else {}
     todo = [s for s in samples if s.id not in done]
@@ -90,14 +120,9 @@ def evaluate(
             fh.flush()
             bar.update(len(batch))
     rows = [done[s.id] for s in samples]
-    metrics = summarize(rows, model.labels, modes)
-    metrics.update(data=str(data), n_bad_records=len(bad))
     write_jsonl(out / "predictions.jsonl", rows)
-    atomic_write_json(out / "metrics.json", metrics)
-    if bad:
-        atomic_write_json(out / "bad_samples.json", [b.__dict__ for b in bad])
     partial.unlink(missing_ok=True)
-    return metrics
+    return summarize(rows, model.labels, modes)
 
 
 def summarize(rows: list[dict[str, Any]], labels: tuple[str, ...], modes: tuple[str, ...]) -> dict[str, Any]:

@@ -29,6 +29,23 @@ def make_sample(text: str | None = None, media: dict[str, str | None] | None = N
     return Sample(id="input", labels={}, text=text, media=given)
 
 
+def input_sample(model: Any, text: str | None, media: dict[str, str | None] | None) -> tuple[Sample, dict]:
+    """The sample for raw inputs, with the transcript standing in for missing text when the model has `data.asr`;
+    and what was used: `modalities` (+ `text_source`, `transcript` when transcribed)."""
+    sample = make_sample(text, media)
+    info: dict[str, Any] = {}
+    asr_name = getattr(getattr(model.config, "data", None), "asr", "")
+    if not sample.text and asr_name and "audio" in sample.media:
+        if getattr(model, "_transcriber", None) is None:
+            from emollm.asr import Transcriber
+
+            model._transcriber = Transcriber(asr_name)
+        sample.text = model._transcriber(sample.media["audio"]) or None
+        info.update(text_source="asr", transcript=sample.text)
+    info["modalities"] = [m for m in MODALITIES if m in sample.media] + (["text"] if sample.text else [])
+    return sample, info
+
+
 def _prompt_ids(
     model: Any, sample: Sample, question: str | None = None, turns: Sequence[tuple[str, str]] = ()
 ) -> list[int]:
@@ -137,7 +154,7 @@ def predict(
     model: Any, text: str | None = None, media: dict[str, str | None] | None = None, max_new_tokens: int = 96
 ) -> dict[str, Any]:
     """Label from label scoring, per-label probabilities, the generated answer's rationale, modalities used."""
-    sample = make_sample(text, media)
+    sample, info = input_sample(model, text, media)
     began = time.time()
     probs = score_labels(model, [sample])[0]
     answer = generate_answers(model, [sample], max_new_tokens)[0]
@@ -149,7 +166,7 @@ def predict(
         "scores": {lab: round(float(p), 6) for lab, p in zip(model.labels, probs, strict=True)},
         "generated_label": parsed.label,
         "answer": answer,
-        "modalities": [m for m in MODALITIES if m in sample.media] + (["text"] if text else []),
+        **info,
         "seconds": round(time.time() - began, 3),
     }
 
@@ -163,7 +180,7 @@ def chat(
     max_new_tokens: int = 128,
 ) -> dict[str, Any]:
     """Answer a free question about the inputs; `turns` (earlier question, answer pairs) is extended in place."""
-    sample = make_sample(text, media)
+    sample, info = input_sample(model, text, media)
     turns = turns if turns is not None else []
     answer = generate_answers(model, [sample], max_new_tokens, question=message, turns=turns)[0]
     probs = score_labels(model, [sample])[0]
@@ -175,6 +192,6 @@ def chat(
         "rationale": parsed.rationale or answer,
         "scores": {lab: round(float(p), 6) for lab, p in zip(model.labels, probs, strict=True)},
         "generated_label": parsed.label,
-        "modalities": [m for m in MODALITIES if m in sample.media] + (["text"] if text else []),
+        **info,
         "turns": len(turns),
     }

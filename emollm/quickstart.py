@@ -17,7 +17,7 @@ CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 PRESETS = {"synthetic": "quickstart.yaml", "real": "quickstart_meld.yaml"}
 
 
-def prepare_data(kind: str, data_dir: Path, seed: int, n_test: int) -> dict[str, Any]:
+def prepare_data(kind: str, data_dir: Path, seed: int, n_test: int, n_train: int = 480) -> dict[str, Any]:
     """Generate the tri-modal corpus, or convert MELD from $EMOLLM_DATA_DIR, into `data_dir` (once)."""
     manifest_path = data_dir / "manifest.json"
     if manifest_path.is_file():
@@ -25,7 +25,7 @@ def prepare_data(kind: str, data_dir: Path, seed: int, n_test: int) -> dict[str,
     if kind == "synthetic":
         from emollm.data.synthetic import SyntheticSpec, generate
 
-        return generate(data_dir, SyntheticSpec(seed=seed, n_test=n_test))
+        return generate(data_dir, SyntheticSpec(n_train=n_train, seed=seed, n_test=n_test, media=True))
     root = os.environ.get("EMOLLM_DATA_DIR")
     if not root:
         raise FileNotFoundError(
@@ -69,10 +69,12 @@ def quickstart(
     overrides: list[str] | None = None,
     n_test: int = 128,
     seed: int = 0,
+    n_train: int = 480,
 ) -> dict[str, Any]:
     """Run the whole pipeline; write OUT/final (checkpoint) and OUT/metrics.json; return the metrics."""
     from emollm.checkpoint import load_checkpoint
     from emollm.evaluate import evaluate, format_table, headline
+    from emollm.extract import extract
     from emollm.generate import predict
     from emollm.train import train
 
@@ -81,21 +83,27 @@ def quickstart(
     began = time.time()
     out = Path(out)
     data_dir = out / "data"
-    manifest = prepare_data(data, data_dir, seed, n_test)
+    manifest = prepare_data(data, data_dir, seed, n_test, n_train)
     cfg = load_config(
         config or CONFIGS_DIR / PRESETS[data],
         [
             f"data.train={data_dir / 'train.jsonl'}",
             f"data.test={data_dir / 'test.jsonl'}",
+            f"data.cache_dir={out / 'cache'}",
             f"train.out_dir={out}",
             f"train.seed={seed}",
             *(overrides or []),
         ],
     )
+    extracted = {}
+    if cfg.modalities:
+        for split in ("train", "test"):
+            summary = extract(cfg, data_dir / f"{split}.jsonl", cfg.data.cache_dir)
+            extracted[split] = {m: v["clips_per_s"] for m, v in summary["modalities"].items()}
     final = train(cfg, resume="auto")
     train_seconds = time.time() - began
     model = load_checkpoint(final)
-    metrics = evaluate(model, cfg.data.test, out / "eval", batch_size=16)
+    metrics = evaluate(model, cfg.data.test, out / "eval", batch_size=16, cache_dir=cfg.data.cache_dir)
     first = json.loads((data_dir / "test.jsonl").read_text().splitlines()[0])
     media = {m: str(data_dir / ref) for m, ref in first.get("media", {}).items()}
     answer = predict(model, text=first.get("text"), media=media)
@@ -112,6 +120,7 @@ def quickstart(
         "example": {"id": first["id"], "gold": first["labels"]["emotion"], **answer},
         "seconds": round(time.time() - began, 1),
         "train_seconds": round(train_seconds, 1),
+        "extract_clips_per_s": extracted,
     }
     atomic_write_json(out / "metrics.json", result)
     print(

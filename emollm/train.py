@@ -21,9 +21,11 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
 from emollm import __version__
+from emollm.asr import transcriber_for
 from emollm.checkpoint import load_trainable, prune_steps, resolve_resume, save_trainable, write_model_files
 from emollm.config import RunConfig, dump_config
 from emollm.data.dataset import Collator, build_dataset
+from emollm.data.prepass import feature_pass
 from emollm.data.sample import load_samples
 from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.io import atomic_write_json, atomic_write_text, replace_dir
@@ -181,6 +183,46 @@ def _register_state_hooks(accelerator: Accelerator, model: EmoLLM) -> None:
     accelerator.register_load_state_pre_hook(load_hook)
 
 
+def _prepare_data(
+    cfg: RunConfig, model: EmoLLM, encoders: dict, accelerator: Accelerator, run_dir: Path
+) -> tuple:
+    """Load, check and tokenise train (and dev) samples; fit input standardisation; report what was skipped."""
+    labels = model.labels
+    samples, bad = load_samples(cfg.data.train, labels)
+    if not samples:
+        raise ValueError(f"{cfg.data.train}: no usable training samples ({len(bad)} bad records)")
+    asr = transcriber_for(cfg.data.asr, cfg.data.cache_dir or run_dir / "cache")
+    if asr is not None:
+        samples = asr.fill(samples, show=accelerator.is_main_process)
+    normalize = {m: mc.normalize for m, mc in cfg.modalities.items()}
+    samples, bad_media = feature_pass(
+        samples, encoders, model.projectors, normalize, seed=cfg.train.seed, show=accelerator.is_main_process
+    )
+    build = dict(
+        tokenizer=model.tokenizer,
+        template=model.template,
+        tokens=model.tokens,
+        labels=labels,
+        max_length=cfg.data.max_length,
+        cache_dir=run_dir / "cache",
+        with_rationale=cfg.data.with_rationale,
+    )
+    with accelerator.main_process_first():
+        train_ds, too_long = build_dataset(samples, **build) if samples else (None, [])
+        dev_ds = None
+        if cfg.data.dev:
+            dev_samples, _ = load_samples(cfg.data.dev, labels)
+            dev_samples, _ = feature_pass(dev_samples, encoders, model.projectors, {}, show=False)
+            dev_ds = build_dataset(dev_samples, **build)[0] if dev_samples else None
+    report = [b.__dict__ for b in bad] + bad_media + too_long
+    if report and accelerator.is_main_process:
+        atomic_write_json(run_dir / "bad_samples.json", report)
+        log.warning("%d training samples skipped; see %s", len(report), run_dir / "bad_samples.json")
+    if train_ds is None or len(train_ds) == 0:
+        raise ValueError(f"{cfg.data.train}: no usable training samples ({len(report)} skipped)")
+    return train_ds, dev_ds
+
+
 def train(cfg: RunConfig, resume: str | None = None) -> Path:
     """Train per `cfg`; return the final checkpoint folder. `resume`: None, "auto" or a step-checkpoint path."""
     t = cfg.train
@@ -226,28 +268,8 @@ def train(cfg: RunConfig, resume: str | None = None) -> Path:
         100 * counts["trainable"] / counts["total"],
     )
     labels = get_labels(cfg.data.labels)
-    samples, bad = load_samples(cfg.data.train, labels)
-    if not samples:
-        raise ValueError(f"{cfg.data.train}: no usable training samples ({len(bad)} bad records)")
-    build = dict(
-        tokenizer=model.tokenizer,
-        template=model.template,
-        tokens=model.tokens,
-        labels=labels,
-        max_length=cfg.data.max_length,
-        cache_dir=run_dir / "cache",
-        with_rationale=cfg.data.with_rationale,
-    )
-    with accelerator.main_process_first():
-        train_ds, too_long = build_dataset(samples, **build)
-        dev_ds = build_dataset(load_samples(cfg.data.dev, labels)[0], **build)[0] if cfg.data.dev else None
-    report = [b.__dict__ for b in bad] + too_long
-    if report and accelerator.is_main_process:
-        atomic_write_json(run_dir / "bad_samples.json", report)
-        log.warning("%d training samples skipped; see %s", len(report), run_dir / "bad_samples.json")
-    if len(train_ds) == 0:
-        raise ValueError(f"{cfg.data.train}: no usable training samples ({len(report)} skipped)")
     encoders = cached_encoders(model.encoders, cfg.data.cache_dir, read_only=not accelerator.is_main_process)
+    train_ds, dev_ds = _prepare_data(cfg, model, encoders, accelerator, run_dir)
     collate = Collator(encoders, model.tokenizer.pad_token_id)
     sampler = EpochSampler(len(train_ds), t.seed)
     # The loader gets its own generator: creating an iterator must not draw from the global RNG, or dropout after a

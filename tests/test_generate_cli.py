@@ -281,6 +281,8 @@ def test_cli_quickstart_on_tiny_lm(tiny_lm, tmp_path, capsys) -> None:
         str(out),
         "--n-test",
         "8",
+        "--n-train",
+        "24",
         f"lm.name_or_path={tiny_lm}",
         "train.steps=2",
         "train.align_steps=1",

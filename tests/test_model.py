@@ -81,7 +81,8 @@ def test_trainable_parts_and_frozen_lm(model) -> None:
     assert names and all(n.startswith("projectors.") or "lora_" in n for n in names)
     counts = model.parameter_counts()
     assert 0 < counts["trainable"] < counts["total"]
-    assert set(model.trainable_state_dict()) == set(names)
+    buffers = {f"projectors.{m}.norm.{b}" for m in model.tokens for b in ("mean", "std")}
+    assert set(model.trainable_state_dict()) == set(names) | buffers  # fitted norm statistics travel too
 
 
 def test_sample_with_unmodelled_modality_is_rejected(model, syn_data) -> None:

@@ -92,3 +92,49 @@ def test_real_ppg_from_heartpy_is_plausible_and_self_consistent() -> None:
     second_minute = table[int(60 * rate) : int(120 * rate), 1]
     g = channel_features("ppg", second_minute, rate)
     assert 50 < g["hr"] < 75 and g["sdnn"] < 150, g
+
+
+def test_pretrained_timeseries_backbone_by_path(tmp_path) -> None:
+    from transformers import PatchTSTConfig, PatchTSTModel
+
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    config = PatchTSTConfig(
+        num_input_channels=2,
+        context_length=64,
+        patch_length=16,
+        patch_stride=16,
+        d_model=16,
+        num_attention_heads=2,
+        num_hidden_layers=1,
+        ffn_dim=32,
+    )
+    PatchTSTModel(config).save_pretrained(tmp_path / "patchtst")
+    rate = 32
+    rec = SensorRecording(
+        {"ecg": synthetic_ecg(70, 10, 250), "eda": np.full(10 * 64, 5.0)}, {"ecg": 250, "eda": 64}, "mem"
+    )
+    enc = build_encoder(
+        "hf_timeseries", "sensor", name_or_path=str(tmp_path / "patchtst"), channels=["ecg", "eda"], rate=rate
+    )
+    assert all(not p.requires_grad for p in enc.parameters())
+    values = enc.prepare(rec)
+    assert values.shape == (320, 2)  # 10 s at 32 Hz
+    feats, mask = enc.encode([values])
+    assert feats.shape == (1, 5 * 4, 16) and mask.all()  # 5 windows of 64 samples x 4 patches
+    short = SensorRecording({"ecg": np.zeros(250), "eda": np.zeros(64)}, {"ecg": 250, "eda": 64}, "short.csv")
+    with pytest.raises(ValueError, match="short.csv: 1.0 s is shorter than one 2.0-s context window"):
+        enc.prepare(short)
+
+
+def test_mains_notch_removes_line_noise_from_emg() -> None:
+    rate = 1000
+    rng = np.random.default_rng(0)
+    t = np.arange(4 * rate) / rate
+    muscle = rng.normal(0, 0.1, len(t))
+    hum = 0.5 * np.sin(2 * np.pi * 50 * t)
+    clean = channel_features("emg", muscle, rate)["emg_rms"]
+    raw = channel_features("emg", muscle + hum, rate)["emg_rms"]
+    fixed = channel_features("emg", muscle + hum, rate, mains_hz=50)["emg_rms"]
+    assert raw > 3 * clean  # the hum dominates the RMS without the notch
+    assert fixed == pytest.approx(clean, rel=0.05)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -201,3 +202,22 @@ def test_over_long_samples_are_skipped_and_reported(tiny_lm, syn_data, tmp_path)
     report = json.loads((tmp_path / "run" / "bad_samples.json").read_text())
     assert 0 < len(report) == expected_out < 48
     assert (tmp_path / "run" / "final" / "projectors.safetensors").is_file()
+
+
+def test_input_standardisation_is_fitted_on_training_frames(tiny_lm, syn_data, tmp_path) -> None:
+    from safetensors.numpy import load_file as load_np
+
+    cfg = load_config(
+        None,
+        tiny_overrides(
+            tiny_lm, syn_data, tmp_path / "run", train__steps=1, modalities__sensor__normalize=False
+        ),
+    )
+    final = train(cfg)
+    stored = load_file(str(final / "projectors.safetensors"))
+    samples, _ = load_samples(syn_data / "train.jsonl", ("neutral", "happy", "sad", "angry"))
+    feats = load_np(str(syn_data / "features" / "train.video.safetensors"))
+    frames = np.concatenate([feats[s.id] for s in samples if "video" in s.media])
+    np.testing.assert_allclose(stored["video.norm.mean"].numpy(), frames.mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(stored["video.norm.std"].numpy(), frames.std(0), rtol=1e-4, atol=1e-5)
+    assert torch.equal(stored["sensor.norm.std"], torch.ones(8))  # normalize: false leaves the identity

