@@ -1,4 +1,4 @@
-"""The `emollm` command: verbs are plain functions (prepare, extract, train, chat, eval, quickstart)."""
+"""The `emollm` command: verbs are plain functions (prepare, extract, train, chat, eval, baseline, quickstart)."""
 
 from __future__ import annotations
 
@@ -131,6 +131,26 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_baseline(args: argparse.Namespace) -> int:
+    """Train fusion baselines on DIR/{train,dev,test}.jsonl with the config's encoders and cached features."""
+    from emollm.baselines import ALL, BaselineConfig, run_baselines
+    from emollm.config import load_config
+
+    if not args.all and not args.fusion:
+        raise ValueError("give --fusion NAME (repeatable) or --all")
+    cfg = load_config(args.config, args.overrides)
+    bc = BaselineConfig(
+        seed=args.seed,
+        per_speaker_norm=args.per_speaker_norm,
+        class_weights=args.class_weights,
+        modality_dropout=args.modality_dropout,
+    )
+    fusions = ALL if args.all else tuple(args.fusion)
+    run_baselines(cfg, args.data, args.out, fusions, bc, cache_dir=args.cache)
+    print((Path(args.out) / "comparison.md").read_text())
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     """Train and evaluate a small emotion MLLM end to end on the embedded default (or --data real)."""
     from emollm.quickstart import quickstart
@@ -199,6 +219,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int)
     p.add_argument("--cache", help="feature cache root (default: OUT/cache)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("baseline", help=cmd_baseline.__doc__)
+    p.add_argument(
+        "--fusion",
+        action="append",
+        help="unimodal-<m>, early, late[-vote|-learned|-gate], "
+        "hybrid-attention, hybrid-gated, mult, tfn, lmf (repeatable)",
+    )
+    p.add_argument("--all", action="store_true", help="run the whole family and write one comparison table")
+    p.add_argument("--config", help="YAML preset whose modalities name the encoders (same as the LLM's)")
+    p.add_argument("--data", required=True, help="folder with train.jsonl, dev.jsonl (optional), test.jsonl")
+    p.add_argument("--out", required=True)
+    p.add_argument("--cache", help="feature cache root (default: data.cache_dir, else OUT/cache)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--per-speaker-norm", action="store_true", help="standardise each speaker with its own stats"
+    )
+    p.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights in the loss")
+    p.add_argument(
+        "--modality-dropout", type=float, default=0.0, help="probability of hiding a modality in training"
+    )
+    p.add_argument("overrides", nargs="*", help="key.path=value overrides")
+    p.set_defaults(func=cmd_baseline)
 
     p = sub.add_parser("quickstart", help=cmd_quickstart.__doc__)
     p.add_argument("--out", default="runs/quickstart")

@@ -15,6 +15,15 @@ from emollm.io import atomic_write_json
 log = logging.getLogger("emollm.quickstart")
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 PRESETS = {"synthetic": "quickstart.yaml", "real": "quickstart_meld.yaml"}
+BASELINES = (
+    "unimodal-video",
+    "unimodal-audio",
+    "unimodal-sensor",
+    "early",
+    "late",
+    "hybrid-attention",
+    "hybrid-gated",
+)
 
 
 def prepare_data(kind: str, data_dir: Path, seed: int, n_test: int, n_train: int = 480) -> dict[str, Any]:
@@ -107,9 +116,18 @@ def quickstart(
     first = json.loads((data_dir / "test.jsonl").read_text().splitlines()[0])
     media = {m: str(data_dir / ref) for m, ref in first.get("media", {}).items()}
     answer = predict(model, text=first.get("text"), media=media)
+    baselines = {}
+    if cfg.modalities:
+        from emollm.baselines import run_baselines
+
+        fused = run_baselines(cfg, data_dir, out / "baselines", BASELINES)
+        baselines = {
+            name: {**headline(m["score"]), "train_seconds": m["train_seconds"]} for name, m in fused.items()
+        }
     result = {
         "llm": {**headline(metrics["generate"]), "mode": "generate (parsed; unparsed counted wrong)"},
         "llm_label_scoring": headline(metrics["score"]),
+        "baselines": baselines,
         "data": {
             "kind": data,
             "dir": str(data_dir),
@@ -125,7 +143,13 @@ def quickstart(
     atomic_write_json(out / "metrics.json", result)
     print(
         "\n"
-        + format_table({"llm (generate)": result["llm"], "llm (label scoring)": result["llm_label_scoring"]})
+        + format_table(
+            {
+                "llm (generate)": result["llm"],
+                "llm (label scoring)": result["llm_label_scoring"],
+                **{f"baseline {k}": v for k, v in baselines.items()},
+            }
+        )
     )
     print(
         f"\nexample {first['id']} (gold: {first['labels']['emotion']}), inputs: {', '.join(answer['modalities'])}"

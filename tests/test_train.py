@@ -221,3 +221,17 @@ def test_input_standardisation_is_fitted_on_training_frames(tiny_lm, syn_data, t
     np.testing.assert_allclose(stored["video.norm.mean"].numpy(), frames.mean(0), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(stored["video.norm.std"].numpy(), frames.std(0), rtol=1e-4, atol=1e-5)
     assert torch.equal(stored["sensor.norm.std"], torch.ones(8))  # normalize: false leaves the identity
+
+
+def test_samples_with_a_modality_the_model_lacks_are_reported(tiny_lm, syn_data, tmp_path) -> None:
+    cfg = load_config(
+        None,
+        [
+            o
+            for o in tiny_overrides(tiny_lm, syn_data, tmp_path / "run", train__steps=1)
+            if not o.startswith("modalities.sensor")
+        ],
+    )
+    train(cfg)
+    report = json.loads((tmp_path / "run" / "bad_samples.json").read_text())
+    assert report and all("has sensor media but the model has no encoder" in r["reason"] for r in report)

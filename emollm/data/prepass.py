@@ -33,6 +33,16 @@ def feature_pass(
     fit_ids = {s.id for s in random.Random(seed).sample(list(samples), min(max_fit, len(samples)))}
     frames: dict[str, list[torch.Tensor]] = {m: [] for m, on in normalize.items() if on}
     for sample in tqdm(samples, desc="checking features", disable=not show):
+        unknown = sorted(set(sample.media) - set(encoders))
+        if unknown:
+            bad.append(
+                {
+                    "sample": sample.id,
+                    "reason": f"has {', '.join(unknown)} media but the model has no "
+                    f"encoder for it (model modalities: {', '.join(encoders) or 'none'})",
+                }
+            )
+            continue
         try:
             feats = {m: _valid_frames(encoders[m], ref) for m, ref in sample.media.items()}
         except ERRORS as exc:

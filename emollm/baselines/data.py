@@ -1,0 +1,117 @@
+"""Baseline inputs: a split's features from the SAME encoders, feature cache and bad-media checks as the LLM path."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from emollm.config import RunConfig
+from emollm.data.prepass import feature_pass
+from emollm.data.sample import load_samples
+from emollm.encoders import build_encoder
+from emollm.encoders.base import pad_frames
+from emollm.encoders.cache import cached_encoders, flush_caches
+from emollm.labels import get_labels
+
+
+@dataclass
+class FeatureSet:
+    """Frames per modality `[N, T, D]` with masks `[N, T]`, presence `[N, M]`, labels `[N]`, ids and speakers."""
+
+    ids: list[str]
+    y: Tensor
+    feats: dict[str, Tensor]
+    masks: dict[str, Tensor]
+    present: Tensor
+    speakers: list[str]
+    modalities: list[str]
+    skipped: list[dict]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, index: Tensor) -> FeatureSet:
+        """Rows `index` of every array."""
+        idx = index.tolist()
+        return FeatureSet(
+            [self.ids[i] for i in idx],
+            self.y[index],
+            {m: f[index] for m, f in self.feats.items()},
+            {m: k[index] for m, k in self.masks.items()},
+            self.present[index],
+            [self.speakers[i] for i in idx],
+            self.modalities,
+            [],
+        )
+
+
+def load_features(cfg: RunConfig, data: str | Path, cache_dir: str | Path | None = None) -> FeatureSet:
+    """Features of every valid sample of a split file, through the run config's (cached) encoders."""
+    labels = get_labels(cfg.data.labels)
+    samples, bad = load_samples(data, labels)
+    # a baseline may use a subset of the corpus's modalities: the others are left out, not counted as bad
+    samples = [
+        dataclasses.replace(s, media={m: r for m, r in s.media.items() if m in cfg.modalities})
+        for s in samples
+    ]
+    samples = [s for s in samples if s.media]
+    plain = {m: build_encoder(mc.encoder, m, **mc.encoder_args) for m, mc in cfg.modalities.items()}
+    encoders = cached_encoders(plain, cache_dir or cfg.data.cache_dir)
+    samples, bad_media = feature_pass(samples, encoders, None, {}, show=False)
+    modalities = list(cfg.modalities)
+    feats, masks = {}, {}
+    for m, enc in encoders.items():
+        frames = []
+        for s in samples:
+            if m in s.media:
+                f, k = enc.encode([enc.prepare(s.media[m])])
+                frames.append(f[0][k[0]])
+            else:
+                frames.append(torch.zeros(1, enc.dim))  # placeholder row, masked out below and by `present`
+        feats[m], masks[m] = pad_frames(frames, enc.dim)
+        for i, s in enumerate(samples):
+            if m not in s.media:
+                masks[m][i] = False
+    flush_caches(encoders)
+    present = torch.tensor([[m in s.media for m in modalities] for s in samples], dtype=torch.bool)
+    y = torch.tensor([labels.index(s.emotion) for s in samples], dtype=torch.long)
+    return FeatureSet(
+        [s.id for s in samples],
+        y,
+        feats,
+        masks,
+        present,
+        [s.speaker or "" for s in samples],
+        modalities,
+        [b.__dict__ for b in bad] + bad_media,
+    )
+
+
+def standardize(train: FeatureSet, *others: FeatureSet, per_speaker: bool = False) -> None:
+    """Standardise frames in place with training statistics per dimension, or each speaker with its own."""
+    for m in train.modalities:
+        if per_speaker:
+            for fs in (train, *others):
+                for speaker in set(fs.speakers):
+                    rows = torch.tensor([i for i, s in enumerate(fs.speakers) if s == speaker])
+                    _apply(fs, m, rows, *_stats(fs.feats[m][rows], fs.masks[m][rows]))
+        else:
+            mean, std = _stats(train.feats[m], train.masks[m])
+            for fs in (train, *others):
+                _apply(fs, m, torch.arange(len(fs)), mean, std)
+
+
+def _stats(feats: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    valid = feats[mask]
+    if len(valid) == 0:
+        return torch.zeros(feats.shape[-1]), torch.ones(feats.shape[-1])
+    return valid.mean(0), valid.std(0, unbiased=False).clamp_min(1e-3)
+
+
+def _apply(fs: FeatureSet, m: str, rows: Tensor, mean: Tensor, std: Tensor) -> None:
+    block = (fs.feats[m][rows] - mean) / std
+    fs.feats[m][rows] = block * fs.masks[m][rows][..., None]
