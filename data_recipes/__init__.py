@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from data_recipes import meld, synthetic
+from data_recipes import emodb, meld, synthetic
 
-RECIPES: dict[str, Callable[..., dict]] = {"meld": meld.convert, "synthetic": synthetic.convert}
+RECIPES: dict[str, Callable[..., dict]] = {
+    "emodb": emodb.convert,
+    "meld": meld.convert,
+    "synthetic": synthetic.convert,
+}

