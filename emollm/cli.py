@@ -145,6 +145,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         class_weights=args.class_weights,
         modality_dropout=args.modality_dropout,
         text_encoder=args.text_encoder,
+        task=args.task,
     )
     fusions = ALL if args.all else tuple(args.fusion)
     if args.loso:
@@ -250,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights in the loss")
     p.add_argument(
         "--modality-dropout", type=float, default=0.0, help="probability of hiding a modality in training"
+    )
+    p.add_argument(
+        "--task",
+        default="classification",
+        choices=["classification", "regression"],
+        help="regression: valence/arousal with a CCC loss (corpora with dimensional labels)",
     )
     p.add_argument(
         "--text-encoder",

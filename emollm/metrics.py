@@ -67,3 +67,29 @@ def classification_metrics(
         },
         "confusion": {"labels": [*labels, UNPARSED], "matrix": cm.tolist()},
     }
+
+
+def regression_metrics(gold: Sequence[float], pred: Sequence[float]) -> dict[str, float]:
+    """ccc, pearson, mse, rmse, mae and n for one continuous target (population moments).
+
+    CCC = 2 cov(x, y) / (var(x) + var(y) + (mean(x) - mean(y))^2), i.e. 2 rho sx sy / (sx^2 + sy^2 + (mx - my)^2).
+    """
+    x = np.asarray(gold, dtype=np.float64)
+    y = np.asarray(pred, dtype=np.float64)
+    if x.shape != y.shape or x.size == 0:
+        raise ValueError(f"need equally long non-empty gold and predictions, got {x.shape} and {y.shape}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("regression targets and predictions must be finite")
+    mx, my = x.mean(), y.mean()
+    vx, vy = x.var(), y.var()
+    cov = ((x - mx) * (y - my)).mean()
+    denom = vx + vy + (mx - my) ** 2
+    mse = float(((x - y) ** 2).mean())
+    return {
+        "ccc": float(2 * cov / denom) if denom > 0 else 0.0,
+        "pearson": float(cov / np.sqrt(vx * vy)) if vx > 0 and vy > 0 else 0.0,
+        "mse": mse,
+        "rmse": float(np.sqrt(mse)),
+        "mae": float(np.abs(x - y).mean()),
+        "n": int(x.size),
+    }

@@ -59,3 +59,22 @@ def test_parse_answer(answer: str, label: str | None) -> None:
 def test_parse_keeps_rationale() -> None:
     parsed = parse_answer("Emotion: sad\nReason: low pitch and frowning.", LABELS, "synthetic4")
     assert parsed.rationale == "low pitch and frowning."
+
+
+def test_regression_metrics_match_hand_computation() -> None:
+    from emollm.metrics import regression_metrics
+
+    gold, pred = [1.0, 2.0, 3.0, 4.0], [2.0, 2.0, 4.0, 4.0]
+    # means 2.5 / 3.0; population variances 1.25 / 1.0; covariance 1.0
+    m = regression_metrics(gold, pred)
+    assert m["ccc"] == pytest.approx(2 * 1.0 / (1.25 + 1.0 + 0.25))
+    assert m["pearson"] == pytest.approx(1.0 / (1.25**0.5 * 1.0))
+    assert (
+        m["mse"] == pytest.approx(0.5)
+        and m["rmse"] == pytest.approx(0.5**0.5)
+        and m["mae"] == pytest.approx(0.5)
+    )
+    assert regression_metrics(gold, gold)["ccc"] == pytest.approx(1.0)
+    assert regression_metrics(gold, [g + 1 for g in gold])["ccc"] < 1.0  # a bias is penalised, unlike Pearson
+    with pytest.raises(ValueError, match="finite"):
+        regression_metrics([1.0, float("nan")], [1.0, 2.0])

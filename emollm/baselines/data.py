@@ -20,10 +20,12 @@ from emollm.labels import get_labels
 
 @dataclass
 class FeatureSet:
-    """Frames per modality `[N, T, D]` with masks `[N, T]`, presence `[N, M]`, labels `[N]`, ids and speakers."""
+    """Frames per modality `[N, T, D]` with masks `[N, T]`, presence `[N, M]`, class labels `[N]`, valence/arousal
+    targets `[N, 2]` (NaN where the corpus has none), ids and speakers."""
 
     ids: list[str]
     y: Tensor
+    va: Tensor
     feats: dict[str, Tensor]
     masks: dict[str, Tensor]
     present: Tensor
@@ -40,6 +42,7 @@ class FeatureSet:
         return FeatureSet(
             [self.ids[i] for i in idx],
             self.y[index],
+            self.va[index],
             {m: f[index] for m, f in self.feats.items()},
             {m: k[index] for m, k in self.masks.items()},
             self.present[index],
@@ -98,9 +101,15 @@ def load_features(
         dtype=torch.bool,
     )
     y = torch.tensor([labels.index(s.emotion) for s in samples], dtype=torch.long)
+    nan = float("nan")
+    va = torch.tensor(
+        [[float(s.labels.get("valence", nan)), float(s.labels.get("arousal", nan))] for s in samples],
+        dtype=torch.float32,
+    ).reshape(-1, 2)
     return FeatureSet(
         [s.id for s in samples],
         y,
+        va,
         feats,
         masks,
         present,

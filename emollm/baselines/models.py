@@ -80,11 +80,15 @@ class LateFusion(FusionBase):
     """Per-modality classifiers combined over the PRESENT modalities: average, vote, learned weights or a
     per-sample reliability gate."""
 
-    def __init__(self, dims: dict[str, int], classes: int, combine: str = "average", **kw) -> None:
+    def __init__(
+        self, dims: dict[str, int], classes: int, combine: str = "average", regression: bool = False, **kw
+    ) -> None:
         super().__init__(dims, classes, **kw)
         if combine not in ("average", "vote", "learned", "gate"):
             raise ValueError(f"late fusion combine must be average, vote, learned or gate; got {combine!r}")
-        self.combine = combine
+        if regression and combine == "vote":
+            raise ValueError("late fusion by vote needs classes; use average, learned or gate for regression")
+        self.combine, self.regression = combine, regression
         self.heads = nn.ModuleDict({m: nn.Linear(self.hidden, classes) for m in dims})
         self.weights = nn.Parameter(torch.zeros(len(dims)))
         self.gate = nn.ModuleDict({m: nn.Linear(self.hidden, 1) for m in dims})
@@ -106,6 +110,8 @@ class LateFusion(FusionBase):
         else:
             scores = torch.zeros(present.shape, device=present.device)
         weights = scores.masked_fill(~present, float("-inf")).softmax(-1)  # [B, M] over present modalities
+        if self.regression:  # combine the modalities' predicted values, not probabilities
+            return (weights[..., None] * logits).sum(1)
         if self.combine == "vote" and not self.training:
             votes = torch.nn.functional.one_hot(probs.argmax(-1), self.classes).float() * present[..., None]
             tally = votes.sum(1) + 1e-3 * (weights[..., None] * probs).sum(
@@ -224,16 +230,17 @@ class LowRankFusion(FusionBase):
         return self.head((self.rank_weights[None, :, None] * product).sum(1))
 
 
-def build_fusion(name: str, dims: dict[str, int], classes: int) -> nn.Module:
+def build_fusion(name: str, dims: dict[str, int], classes: int, regression: bool = False) -> nn.Module:
     """A fusion model by name: unimodal-<m>, early, late[-average|-vote|-learned|-gate], hybrid-attention,
-    hybrid-gated, mult, tfn, lmf."""
+    hybrid-gated, mult, tfn, lmf. `classes` is the output size (class logits, or regression targets)."""
     if name.startswith("unimodal-"):
         modality = name.split("-", 1)[1]
         if modality not in dims:
             raise KeyError(f"unimodal baseline for {modality!r}, but the features have {sorted(dims)}")
         return Unimodal(dims, classes, modality)
     if name.startswith("late"):
-        return LateFusion(dims, classes, combine=name.split("-", 1)[1] if "-" in name else "average")
+        combine = name.split("-", 1)[1] if "-" in name else "average"
+        return LateFusion(dims, classes, combine=combine, regression=regression)
     builders = {
         "early": EarlyFusion,
         "hybrid-gated": GatedFusion,

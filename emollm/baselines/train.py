@@ -19,7 +19,7 @@ from emollm.config import RunConfig
 from emollm.evaluate import format_table, headline
 from emollm.io import atomic_write_json, write_jsonl
 from emollm.labels import get_labels
-from emollm.metrics import classification_metrics
+from emollm.metrics import classification_metrics, regression_metrics
 
 log = logging.getLogger("emollm.baselines")
 ALL = (
@@ -54,6 +54,8 @@ class BaselineConfig:
     modality_dropout: float = 0.0
     per_speaker_norm: bool = False
     text_encoder: str = ""
+    task: str = "classification"
+    """classification (emotion labels) or regression (valence and arousal, CCC loss)."""
     """Sentence encoder (hub id or path) giving the baselines a `text` modality; empty = no text."""
 
 
@@ -77,52 +79,84 @@ def _drop_modalities(
     return masks, present
 
 
-@torch.no_grad()
 def predict_proba(model: torch.nn.Module, fs: FeatureSet) -> torch.Tensor:
     """Class probabilities `[N, K]`."""
+    return predict_values(model, fs).softmax(-1)
+
+
+def ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1 - mean concordance correlation over target columns `[B, D]` (batch moments)."""
+    mp, mt = pred.mean(0), target.mean(0)
+    vp, vt = pred.var(0, unbiased=False), target.var(0, unbiased=False)
+    cov = ((pred - mp) * (target - mt)).mean(0)
+    return 1 - (2 * cov / (vp + vt + (mp - mt) ** 2 + 1e-8)).mean()
+
+
+@torch.no_grad()
+def predict_values(model: torch.nn.Module, fs: FeatureSet) -> torch.Tensor:
+    """Raw model outputs `[N, K]` (class logits, or valence/arousal values)."""
     model.eval()
     feats, masks, present = _batch(fs, torch.arange(len(fs)))
-    return model(feats, masks, present, fs.modalities).softmax(-1)
+    return model(feats, masks, present, fs.modalities)
+
+
+def _dev_score(model: torch.nn.Module, dev: FeatureSet, regression: bool, classes: int) -> float:
+    """Dev UAR (classification) or mean valence/arousal CCC (regression), the early-stopping criterion."""
+    if regression:
+        out = predict_values(model, dev)
+        return sum(regression_metrics(dev.va[:, j], out[:, j])["ccc"] for j in range(2)) / 2
+    pred = predict_proba(model, dev).argmax(-1)
+    labels = [str(i) for i in range(classes)]
+    return classification_metrics([str(int(v)) for v in dev.y], [str(int(v)) for v in pred], labels)["uar"]
 
 
 def fit(
     name: str, train: FeatureSet, dev: FeatureSet, classes: int, bc: BaselineConfig
 ) -> tuple[torch.nn.Module, dict]:
-    """Train with AdamW and cross-entropy; keep the epoch with the best dev UAR (early stopping)."""
+    """Train with AdamW (cross-entropy, or a CCC loss for valence/arousal regression); keep the epoch with the best
+    dev score (UAR, or mean CCC) and stop after `patience` epochs without improvement."""
+    regression = bc.task == "regression"
     torch.manual_seed(bc.seed)
     gen = torch.Generator().manual_seed(bc.seed)
     dims = {m: f.shape[-1] for m, f in train.feats.items()}
-    model = build_fusion(name, dims, classes)
+    model = build_fusion(name, dims, 2 if regression else classes, regression=regression)
     opt = torch.optim.AdamW(model.parameters(), lr=bc.lr, weight_decay=bc.weight_decay)
     counts = torch.bincount(train.y, minlength=classes).float()
     weight = (counts.sum() / (classes * counts.clamp_min(1))) if bc.class_weights else None
-    best, best_uar, stale, epochs_run = copy.deepcopy(model.state_dict()), -1.0, 0, 0
+    best, best_score, stale, epochs_run = copy.deepcopy(model.state_dict()), -float("inf"), 0, 0
     for epoch in range(bc.epochs):
         model.train()
         order = torch.randperm(len(train), generator=gen)
         for start in range(0, len(order), bc.batch_size):
             idx = order[start : start + bc.batch_size]
+            if len(idx) < 2:
+                continue
             feats, masks, present = _batch(train, idx)
             if bc.modality_dropout > 0:
                 masks, present = _drop_modalities(masks, present, bc.modality_dropout, gen)
-            loss = F.cross_entropy(
-                model(feats, masks, present, train.modalities), train.y[idx], weight=weight
+            out = model(feats, masks, present, train.modalities)
+            loss = (
+                ccc_loss(out, train.va[idx])
+                if regression
+                else F.cross_entropy(out, train.y[idx], weight=weight)
             )
             opt.zero_grad()
             loss.backward()
             opt.step()
-        pred = predict_proba(model, dev).argmax(-1)
-        labels = [str(i) for i in range(classes)]
-        uar = classification_metrics([str(int(v)) for v in dev.y], [str(int(v)) for v in pred], labels)["uar"]
+        score = _dev_score(model, dev, regression, classes)
         epochs_run = epoch + 1
-        if uar > best_uar:
-            best, best_uar, stale = copy.deepcopy(model.state_dict()), uar, 0
+        if score > best_score:
+            best, best_score, stale = copy.deepcopy(model.state_dict()), score, 0
         else:
             stale += 1
             if stale >= bc.patience:
                 break
     model.load_state_dict(best)
-    return model, {"best_dev_uar": best_uar, "epochs": epochs_run}
+    return model, {
+        "best_dev_score": best_score,
+        "dev_metric": "mean_ccc" if regression else "uar",
+        "epochs": epochs_run,
+    }
 
 
 def _holdout(train: FeatureSet, seed: int) -> tuple[FeatureSet, FeatureSet]:
@@ -154,11 +188,51 @@ def _score(rows: list[dict], labels: tuple[str, ...]) -> dict[str, Any]:
     return classification_metrics([r["gold"] for r in rows], [r["predicted"] for r in rows], labels)
 
 
+def _regression_result(name: str, test: FeatureSet, out: torch.Tensor, seconds: float, info: dict) -> tuple:
+    """Prediction rows and metrics (CCC, Pearson, MSE, RMSE, MAE per target) of a regression baseline."""
+    rows = [
+        {
+            "id": sid,
+            "gold": {"valence": float(g[0]), "arousal": float(g[1])},
+            "predicted": {"valence": round(float(p[0]), 6), "arousal": round(float(p[1]), 6)},
+            "modalities": [m for j, m in enumerate(test.modalities) if test.present[i, j]],
+        }
+        for i, (sid, g, p) in enumerate(zip(test.ids, test.va, out, strict=True))
+    ]
+    per = {t: regression_metrics(test.va[:, j], out[:, j]) for j, t in enumerate(("valence", "arousal"))}
+    metrics = {
+        "regression": {**per, "mean_ccc": (per["valence"]["ccc"] + per["arousal"]["ccc"]) / 2},
+        "baseline": name,
+        "train_seconds": round(seconds, 2),
+        **info,
+    }
+    return rows, metrics
+
+
 def _finish(out: Path, results: dict[str, Any], rows: dict[str, list[dict]]) -> dict[str, Any]:
     """Write each fusion's predictions and metrics, and the comparison table."""
     for name, metrics in results.items():
         write_jsonl(out / name / "predictions.jsonl", rows[name])
         atomic_write_json(out / name / "metrics.json", metrics)
+    if results and "regression" in next(iter(results.values())):
+        table = {
+            name: {
+                "valence_ccc": m["regression"]["valence"]["ccc"],
+                "arousal_ccc": m["regression"]["arousal"]["ccc"],
+                "mean_ccc": m["regression"]["mean_ccc"],
+                "valence_mse": m["regression"]["valence"]["mse"],
+                "arousal_mse": m["regression"]["arousal"]["mse"],
+                "train_seconds": m["train_seconds"],
+            }
+            for name, m in results.items()
+        }
+        atomic_write_json(out / "comparison.json", table)
+        lines = ["".ljust(20) + "".join(c.rjust(14) for c in list(table[next(iter(table))])[:-1])]
+        lines += [
+            n.ljust(20) + "".join(f"{v:14.4f}" for v in list(r.values())[:-1]) for n, r in table.items()
+        ]
+        (out / "comparison.md").write_text("```\n" + "\n".join(lines) + "\n```\n")
+        return results
     table = {
         name: {**headline(m["score"]), "train_seconds": m["train_seconds"]} for name, m in results.items()
     }
@@ -188,13 +262,24 @@ def run_baselines(
     if dev is None:
         train, dev = _holdout(train, bc.seed)
     standardize(train, dev, test, per_speaker=bc.per_speaker_norm)
+    if bc.task not in ("classification", "regression"):
+        raise ValueError(f"baseline task must be classification or regression, got {bc.task!r}")
+    if bc.task == "regression" and any(torch.isnan(fs.va).any() for fs in (train, dev, test)):
+        raise ValueError(f"{data_dir}: regression needs valence and arousal labels on every sample")
     results, rows = {}, {}
     for name in fusions:
+        if bc.task == "regression" and name == "late-vote":
+            continue
         if name.startswith("unimodal-") and name.split("-", 1)[1] not in train.modalities:
             continue
         began = time.time()
         model, info = fit(name, train, dev, len(labels), bc)
         seconds = time.time() - began
+        if bc.task == "regression":
+            rows[name], results[name] = _regression_result(
+                name, test, predict_values(model, test), seconds, info
+            )
+            continue
         rows[name] = prediction_rows(test, predict_proba(model, test), labels)
         results[name] = {
             "score": _score(rows[name], labels),
@@ -224,6 +309,8 @@ def run_loso(
     """Leave-one-speaker-out: for each speaker, train on the others (15% held out for early stopping) and test on
     that speaker. Metrics are over the pooled predictions of all folds, plus each fold's UAR and their mean."""
     bc = bc or BaselineConfig()
+    if bc.task != "classification":
+        raise ValueError("leave-one-speaker-out runs classification baselines only")
     out = Path(out)
     labels = get_labels(cfg.data.labels)
     everything = load_features(cfg, data, cache_dir or cfg.data.cache_dir or out / "cache", bc.text_encoder)
