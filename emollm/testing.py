@@ -113,3 +113,24 @@ def write_sensor_csv(path: Path, rate: float, columns: dict[str, np.ndarray]) ->
     lines += [",".join([f"{t[i]:.6f}"] + [f"{columns[c][i]:.6f}" for c in columns]) for i in range(n)]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def make_tiny_wav2vec2(out_dir: str | Path, layers: int = 2, seed: int = 0) -> Path:
+    """Save a random tiny Wav2Vec2Model (hidden 32, 20x downsampling) + feature extractor to `out_dir`."""
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+
+    torch.manual_seed(seed)
+    config = Wav2Vec2Config(
+        hidden_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        intermediate_size=37,
+        conv_dim=(16, 16),
+        conv_stride=(5, 4),
+        conv_kernel=(10, 8),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+    )
+    Wav2Vec2Model(config).save_pretrained(out_dir)
+    Wav2Vec2FeatureExtractor(sampling_rate=16000).save_pretrained(out_dir)
+    return Path(out_dir)

@@ -13,7 +13,7 @@ import torch
 
 from emollm.data.media import MediaError
 from emollm.encoders import build_encoder
-from emollm.testing import write_mp4
+from emollm.testing import make_tiny_wav2vec2, write_mp4
 
 
 def _has(*modules: str) -> bool:
@@ -82,30 +82,13 @@ def test_hf_vision_video_model_per_tubelet(tiny_vision, tmp_path) -> None:
 
 def test_hf_audio_wav2vec2_and_whisper_encoder(tmp_path) -> None:
     from transformers import (
-        Wav2Vec2Config,
-        Wav2Vec2FeatureExtractor,
-        Wav2Vec2Model,
         WhisperConfig,
         WhisperFeatureExtractor,
         WhisperModel,
     )
 
     torch.manual_seed(0)
-    w2v = tmp_path / "w2v"
-    Wav2Vec2Model(
-        Wav2Vec2Config(
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            intermediate_size=37,
-            conv_dim=(16, 16),
-            conv_stride=(5, 4),
-            conv_kernel=(10, 8),
-            num_conv_pos_embeddings=16,
-            num_conv_pos_embedding_groups=2,
-        )
-    ).save_pretrained(w2v)
-    Wav2Vec2FeatureExtractor(sampling_rate=16000).save_pretrained(w2v)
+    w2v = make_tiny_wav2vec2(tmp_path / "w2v", layers=2)
     whisper = tmp_path / "whisper"
     WhisperModel(
         WhisperConfig(

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from emollm.cli import main
-from emollm.testing import write_mp4, write_sensor_csv
+from emollm.testing import make_tiny_wav2vec2, write_mp4, write_sensor_csv
 from tests.test_encoders_media import tiny_vision  # noqa: F401 (fixture)
 
 
@@ -45,23 +45,7 @@ def raw_corpus(tmp_path_factory) -> Path:
 
 
 def test_train_on_raw_media_and_chat_on_raw_files(tiny_lm, tiny_vision, raw_corpus, tmp_path, capsys) -> None:  # noqa: F811
-    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
-
-    w2v = tmp_path / "w2v"
-    Wav2Vec2Model(
-        Wav2Vec2Config(
-            hidden_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=4,
-            intermediate_size=37,
-            conv_dim=(16, 16),
-            conv_stride=(5, 4),
-            conv_kernel=(10, 8),
-            num_conv_pos_embeddings=16,
-            num_conv_pos_embedding_groups=2,
-        )
-    ).save_pretrained(w2v)
-    Wav2Vec2FeatureExtractor(sampling_rate=16000).save_pretrained(w2v)
+    w2v = make_tiny_wav2vec2(tmp_path / "w2v", layers=1)
     run = tmp_path / "run"
     overrides = [
         f"lm.name_or_path={tiny_lm}",

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from emollm.data.media import load_audio, load_video_audio
-from emollm.encoders.base import freeze, hash_config, hash_module, pad_frames
+from emollm.encoders.base import FrozenModule, freeze, hash_config, hash_module, pad_frames
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm"}
 RATE = 16000
@@ -166,7 +166,7 @@ class EGeMAPSEncoder:
         return hash_config(name=self.name, level=self.level, pool=self.pool, version=self.version)
 
 
-class HFAudioEncoder(torch.nn.Module):
+class HFAudioEncoder(FrozenModule):
     """Hidden states of a Hugging Face speech model (hub id or local path) at `layer`, averaged over `pool` frames.
 
     Models with an encoder-decoder split (Whisper) run their encoder; the input name (`input_values` or
@@ -199,10 +199,6 @@ class HFAudioEncoder(torch.nn.Module):
             model.config.hidden_size if hasattr(model.config, "hidden_size") else model.config.d_model
         )
         freeze(self)
-
-    def train(self, mode: bool = True) -> HFAudioEncoder:
-        """Frozen encoders stay in eval mode."""
-        return super().train(False)
 
     def prepare(self, ref: str | Path) -> np.ndarray:
         """The waveform at the extractor's sampling rate."""

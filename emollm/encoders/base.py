@@ -34,6 +34,14 @@ class Encoder(Protocol):
     def fingerprint(self) -> str: ...
 
 
+class FrozenModule(nn.Module):
+    """A torch encoder that never trains: `train()` keeps it in eval mode whatever its parent asks."""
+
+    def train(self, mode: bool = True) -> FrozenModule:
+        """Stay in eval mode."""
+        return super().train(False)
+
+
 def freeze(module: nn.Module) -> nn.Module:
     """Put a module in eval mode and stop gradients to all its parameters."""
     module.eval()

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from emollm.data.media import MediaError, load_video
-from emollm.encoders.base import freeze, hash_module
+from emollm.encoders.base import FrozenModule, freeze, hash_module
 
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -184,7 +184,7 @@ class FaceCropper:
         return (crop.astype(np.float32) / 255.0 - 0.5) * 2.0
 
 
-class FERVideoEncoder(nn.Module):
+class FERVideoEncoder(FrozenModule):
     """Per-frame face-expression features `[T, 135]` from a video or image file; faceless frames are masked."""
 
     def __init__(
@@ -207,10 +207,6 @@ class FERVideoEncoder(nn.Module):
         self.crop = crop
         self.cropper = FaceCropper()
         freeze(self)
-
-    def train(self, mode: bool = True) -> FERVideoEncoder:
-        """Frozen encoders stay in eval mode."""
-        return super().train(False)
 
     def prepare(self, ref: str | Path) -> tuple[np.ndarray, np.ndarray]:
         """Face crops `[T, 64, 64]` and a per-frame face-found mask `[T]`."""

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from emollm.data.media import MediaError, SensorRecording, load_sensor
-from emollm.encoders.base import hash_config, pad_frames
+from emollm.encoders.base import FrozenModule, hash_config, pad_frames
 
 EEG_BANDS = {"delta": (1, 4), "theta": (4, 8), "alpha": (8, 13), "beta": (13, 30), "gamma": (30, 45)}
 FEATURES = {
@@ -184,6 +184,17 @@ def channel_features(
     raise MediaError(f"no feature extractor for channel type {kind!r}")
 
 
+def recording_with(
+    ref: str | Path | SensorRecording, channels: Sequence[str]
+) -> tuple[SensorRecording, float]:
+    """The recording (loaded from a path if needed) after checking it has `channels`, and their common duration [s]."""
+    rec = ref if isinstance(ref, SensorRecording) else load_sensor(ref)
+    missing = [c for c in channels if c not in rec.signals]
+    if missing:
+        raise MediaError(f"{rec.path}: missing channels {missing}; has {sorted(rec.signals)}")
+    return rec, min(len(rec.signals[c]) / rec.rates[c] for c in channels)
+
+
 class PhysioEncoder:
     """Per-window handcrafted physiological features for a fixed list of channels (e.g. [ecg, eda, resp])."""
 
@@ -211,11 +222,7 @@ class PhysioEncoder:
 
     def prepare(self, ref: str | Path | SensorRecording) -> np.ndarray:
         """Window features `[T, D]` of one recording (a path or a loaded SensorRecording)."""
-        rec = ref if isinstance(ref, SensorRecording) else load_sensor(ref)
-        missing = [c for c in self.channels if c not in rec.signals]
-        if missing:
-            raise MediaError(f"{rec.path}: missing channels {missing}; has {sorted(rec.signals)}")
-        seconds = min(len(rec.signals[c]) / rec.rates[c] for c in self.channels)
+        rec, seconds = recording_with(ref, self.channels)
         starts = np.arange(0, max(seconds - self.window_s, 0) + 1e-9, self.hop_s)
         frames = []
         for start in starts:
@@ -249,7 +256,7 @@ class PhysioEncoder:
         )
 
 
-class HFTimeSeriesEncoder(torch.nn.Module):
+class HFTimeSeriesEncoder(FrozenModule):
     """A pretrained time-series backbone by hub id or local path (transformers models whose forward takes
     `past_values [B, context, channels]`, e.g. PatchTST, PatchTSMixer). The configured channels are resampled to
     `rate` Hz and cut into consecutive `context_length` windows; each window's patch embeddings at `layer`, averaged
@@ -280,19 +287,11 @@ class HFTimeSeriesEncoder(torch.nn.Module):
             p.requires_grad_(False)
         self.eval()
 
-    def train(self, mode: bool = True) -> HFTimeSeriesEncoder:
-        """Frozen encoders stay in eval mode."""
-        return super().train(False)
-
     def prepare(self, ref: str | Path | SensorRecording) -> np.ndarray:
         """The configured channels resampled to `rate`: `[N, channels]` (at least one full context window)."""
         from scipy.signal import resample
 
-        rec = ref if isinstance(ref, SensorRecording) else load_sensor(ref)
-        missing = [c for c in self.channels if c not in rec.signals]
-        if missing:
-            raise MediaError(f"{rec.path}: missing channels {missing}; has {sorted(rec.signals)}")
-        seconds = min(len(rec.signals[c]) / rec.rates[c] for c in self.channels)
+        rec, seconds = recording_with(ref, self.channels)
         n = int(seconds * self.rate)
         if n < self.context:
             raise MediaError(

@@ -9,11 +9,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from emollm.encoders.base import freeze, hash_module, pad_frames
+from emollm.encoders.base import FrozenModule, freeze, hash_module, pad_frames
 from emollm.encoders.precomputed import load_feature_file
 
 
-class RandomMLPEncoder(nn.Module):
+class RandomMLPEncoder(FrozenModule):
     """A seeded, frozen two-layer MLP applied per frame: `[T, in_dim]` raw arrays -> `[B, T, dim]` features."""
 
     def __init__(self, modality: str, in_dim: int, dim: int, seed: int = 0) -> None:
@@ -27,10 +27,6 @@ class RandomMLPEncoder(nn.Module):
             for p in self.net.parameters():
                 p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
         freeze(self)
-
-    def train(self, mode: bool = True) -> RandomMLPEncoder:
-        """Frozen encoders stay in eval mode whatever their parent asks."""
-        return super().train(False)
 
     def prepare(self, ref: str | Path) -> np.ndarray:
         """Load one raw `[T, in_dim]` array."""

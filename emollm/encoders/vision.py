@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from emollm.data.media import load_video
-from emollm.encoders.base import freeze, hash_module, pad_frames
+from emollm.encoders.base import FrozenModule, freeze, hash_module, pad_frames
 from emollm.encoders.face import IMAGE_SUFFIXES, read_image
 
 
-class HFVisionEncoder(nn.Module):
+class HFVisionEncoder(FrozenModule):
     """Per-frame (image models) or per-tubelet (video models) features from a frozen HF vision backbone."""
 
     def __init__(
@@ -52,10 +52,6 @@ class HFVisionEncoder(nn.Module):
         self.sample_fps, self.max_frames = (None if self.clip_frames else sample_fps), max_frames
         self.dim = int(config.hidden_size)
         freeze(self)
-
-    def train(self, mode: bool = True) -> HFVisionEncoder:
-        """Frozen encoders stay in eval mode."""
-        return super().train(False)
 
     def prepare(self, ref: str | Path) -> np.ndarray:
         """RGB frames `[T, H, W, 3]` of a video (or one image)."""
