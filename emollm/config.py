@@ -134,6 +134,8 @@ class TrainConfig:
     """Optimizer steps between checkpoints (0: only the final one)."""
     keep_last: int = 2
     """Step checkpoints kept (older ones are deleted; final/ is always kept)."""
+    modality_dropout: float = 0.0
+    """Probability of hiding each present modality of a training sample (robustness to missing inputs)."""
     max_steps_per_run: int = 0
     """Stop cleanly after this many steps in this invocation (for time-sliced jobs); 0 = no limit."""
     num_workers: int = 0
@@ -148,6 +150,8 @@ class TrainConfig:
             raise ConfigError(f"train.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         _one_of("train.mixed_precision", self.mixed_precision, ("no", "bf16", "fp16"))
         _positive("train.keep_last", self.keep_last)
+        if not 0.0 <= self.modality_dropout < 1.0:
+            raise ConfigError(f"train.modality_dropout must be in [0, 1), got {self.modality_dropout}")
 
 
 @dataclass

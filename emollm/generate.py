@@ -13,6 +13,7 @@ from torch import Tensor
 from emollm.config import MODALITIES
 from emollm.data.dataset import encode_media, pad_ids, sample_messages, tokenize_messages
 from emollm.data.sample import Sample
+from emollm.encoders.audio import VIDEO_SUFFIXES
 from emollm.parse import parse_answer
 
 
@@ -34,6 +35,13 @@ def input_sample(model: Any, text: str | None, media: dict[str, str | None] | No
     and what was used: `modalities` (+ `text_source`, `transcript` when transcribed)."""
     sample = make_sample(text, media)
     info: dict[str, Any] = {}
+    if "video" in sample.media and "audio" not in sample.media and "audio" in model.encoders:
+        from emollm.data.media import load_video_audio
+
+        video_file = sample.media["video"].partition("#")[0]
+        if Path(video_file).suffix.lower() in VIDEO_SUFFIXES and load_video_audio(video_file) is not None:
+            sample.media["audio"] = video_file  # the clip's own audio track feeds the audio encoder
+            info["audio_source"] = "video track"
     asr_name = getattr(getattr(model.config, "data", None), "asr", "")
     if not sample.text and asr_name and "audio" in sample.media:
         if getattr(model, "_transcriber", None) is None:

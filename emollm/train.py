@@ -24,7 +24,7 @@ from emollm import __version__
 from emollm.asr import transcriber_for
 from emollm.checkpoint import load_trainable, prune_steps, resolve_resume, save_trainable, write_model_files
 from emollm.config import RunConfig, dump_config
-from emollm.data.dataset import Collator, build_dataset
+from emollm.data.dataset import Collator, ModalityDropout, build_dataset
 from emollm.data.prepass import feature_pass
 from emollm.data.sample import load_samples
 from emollm.encoders.cache import cached_encoders, flush_caches
@@ -271,6 +271,11 @@ def train(cfg: RunConfig, resume: str | None = None) -> Path:
     encoders = cached_encoders(model.encoders, cfg.data.cache_dir, read_only=not accelerator.is_main_process)
     train_ds, dev_ds = _prepare_data(cfg, model, encoders, accelerator, run_dir)
     collate = Collator(encoders, model.tokenizer.pad_token_id)
+    dropout = None
+    if t.modality_dropout > 0:
+        dropout = ModalityDropout(
+            t.modality_dropout, model.tokenizer, model.template, model.tokens, model.labels
+        )
     sampler = EpochSampler(len(train_ds), t.seed)
     # The loader gets its own generator: creating an iterator must not draw from the global RNG, or dropout after a
     # resume would differ from an uninterrupted run.
@@ -279,7 +284,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> Path:
         generator=torch.Generator().manual_seed(t.seed),
         batch_size=t.batch_size,
         sampler=sampler,
-        collate_fn=collate,
+        collate_fn=Collator(encoders, model.tokenizer.pad_token_id, dropout),
         num_workers=t.num_workers,
         drop_last=len(train_ds) >= t.batch_size * accelerator.num_processes,
     )

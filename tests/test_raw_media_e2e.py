@@ -96,3 +96,25 @@ def test_train_on_raw_media_and_chat_on_raw_files(tiny_lm, tiny_vision, raw_corp
     sf.write(bad, np.zeros(8000, np.float32), 16000)
     assert main(["chat", "--ckpt", str(run / "final"), "--json", "--audio", str(bad)]) == 2
     assert "bad.wav: audio is silent" in capsys.readouterr().err
+
+
+def test_video_audio_track_feeds_the_audio_encoder(raw_corpus, tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from emollm.generate import input_sample
+    from emollm.testing import write_mp4
+
+    model = SimpleNamespace(
+        encoders={"video": None, "audio": None}, config=SimpleNamespace(data=SimpleNamespace(asr=""))
+    )
+    with_track = write_mp4(tmp_path / "talk.mp4", frames=8, fps=8)
+    sample, info = input_sample(model, None, {"video": str(with_track)})
+    assert sample.media["audio"] == str(with_track) and info["audio_source"] == "video track"
+    assert info["modalities"] == ["video", "audio"]
+    mute = write_mp4(tmp_path / "mute.mp4", frames=8, fps=8, with_audio=False)
+    sample, info = input_sample(model, None, {"video": str(mute)})
+    assert "audio" not in sample.media and "audio_source" not in info
+    sample, _ = input_sample(
+        SimpleNamespace(encoders={"video": None}, config=model.config), None, {"video": str(with_track)}
+    )
+    assert "audio" not in sample.media  # a model without an audio encoder ignores the track

@@ -235,3 +235,33 @@ def test_samples_with_a_modality_the_model_lacks_are_reported(tiny_lm, syn_data,
     train(cfg)
     report = json.loads((tmp_path / "run" / "bad_samples.json").read_text())
     assert report and all("has sensor media but the model has no encoder" in r["reason"] for r in report)
+
+
+def test_modality_dropout_hides_inputs_and_keeps_answers_honest(tiny_lm, syn_data, tmp_path) -> None:
+    from emollm.data.dataset import ModalityDropout
+
+    cfg = load_config(None, tiny_overrides(tiny_lm, syn_data, tmp_path / "probe"))
+    model = EmoLLM.from_config(cfg)
+    samples, _ = load_samples(syn_data / "train.jsonl", model.labels)
+    ds, _ = build_dataset(samples[:8], model.tokenizer, model.template, model.tokens, model.labels, 512)
+    rows = [ds[i] for i in range(8)]
+    placeholder_ids = {t.token_id for t in model.tokens.values()}
+    dropped = ModalityDropout(0.999, model.tokenizer, model.template, model.tokens, model.labels)
+    batch = Collator(model.encoders, model.tokenizer.pad_token_id, dropped)(rows)
+    assert not set(batch["input_ids"].flatten().tolist()) & placeholder_ids and batch["features"] == {}
+    for row in range(8):
+        answer = model.tokenizer.decode(batch["labels"][row][batch["labels"][row] != -100])
+        assert answer.startswith("Emotion:") and "Reason" not in answer  # no rationale about unseen cues
+    assert "Not available: video, audio, sensor" in model.tokenizer.decode(batch["input_ids"][0])
+    torch.manual_seed(0)
+    half = Collator(
+        model.encoders,
+        model.tokenizer.pad_token_id,
+        ModalityDropout(0.5, model.tokenizer, model.template, model.tokens, model.labels),
+    )(rows)
+    counts = [len(f.rows) for f in half["features"].values()]
+    assert 0 < sum(counts) < sum(len(json.loads(r["media"])) for r in rows)
+    cfg = load_config(
+        None, tiny_overrides(tiny_lm, syn_data, tmp_path / "run", train__steps=2, train__modality_dropout=0.5)
+    )
+    assert (train(cfg) / "adapter" / "adapter_model.safetensors").is_file()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -111,6 +112,7 @@ def build_dataset(
             "prompt_len": prompt_len,
             "emotion": sample.emotion,
             "media": json.dumps(sample.media, sort_keys=True),
+            "record": row["record"],
         }
 
     dataset = Dataset.from_list(records)
@@ -180,15 +182,63 @@ def encode_media(encoders: dict[str, Encoder], media: Sequence[dict[str, str]]) 
     return features
 
 
+class ModalityDropout:
+    """Hide each present modality of a training sample with probability `p` (at least one input stays): the prompt
+    loses its placeholder and names it unavailable, and the answer is label-only, since the sample's rationale may
+    cite cues of the hidden input. Draws from torch's global RNG, so an accelerate resume reproduces them."""
+
+    def __init__(
+        self,
+        p: float,
+        tokenizer: Any,
+        template: PromptTemplate,
+        tokens: dict[str, ModalityTokens],
+        labels: tuple[str, ...],
+    ) -> None:
+        self.p, self.tokenizer, self.template, self.tokens, self.labels = (
+            p,
+            tokenizer,
+            template,
+            tokens,
+            labels,
+        )
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The row itself, or a re-tokenised copy without the dropped modalities."""
+        sample = Sample(**json.loads(row["record"]))
+        present = sorted(sample.media)
+        drop = [m for m in present if float(torch.rand(())) < self.p]
+        if len(drop) == len(present) and not sample.text:
+            drop = drop[:-1]
+        if not drop:
+            return row
+        kept = dataclasses.replace(
+            sample, media={m: r for m, r in sample.media.items() if m not in drop}, messages=None
+        )
+        msgs = sample_messages(kept, self.template, self.tokens, self.labels, True, with_rationale=False)
+        ids, prompt_len = tokenize_messages(self.tokenizer, msgs, with_answer=True)
+        return {
+            **row,
+            "input_ids": ids,
+            "prompt_len": prompt_len,
+            "media": json.dumps(kept.media, sort_keys=True),
+        }
+
+
 class Collator:
     """Pads token ids (answer-only labels) and encodes each modality's media into Features."""
 
-    def __init__(self, encoders: dict[str, Encoder], pad_id: int) -> None:
+    def __init__(
+        self, encoders: dict[str, Encoder], pad_id: int, dropout: ModalityDropout | None = None
+    ) -> None:
         self.encoders = encoders
         self.pad_id = pad_id
+        self.dropout = dropout
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """A batch: input_ids/attention_mask/labels `[B, L]`, features per modality, ids and gold emotions."""
+        if self.dropout is not None:
+            rows = [self.dropout(r) for r in rows]
         input_ids, attention_mask = pad_ids([r["input_ids"] for r in rows], self.pad_id)
         labels = torch.full_like(input_ids, IGNORE)
         for i, r in enumerate(rows):
