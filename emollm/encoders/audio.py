@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from emollm.data.media import load_audio, load_video_audio
-from emollm.encoders.base import FrozenModule, freeze, hash_config, hash_module, pad_frames
+from emollm.encoders.base import FrozenModule, PerClipEncoder, freeze, hash_config, hash_module
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm"}
 RATE = 16000
@@ -55,7 +53,7 @@ def packaged_whisper_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
-class WhisperCT2Encoder:
+class WhisperCT2Encoder(PerClipEncoder):
     """Whisper encoder frames (20 ms, 384-d for tiny.en), averaged over `pool` frames; 30-s windows, chained."""
 
     def __init__(
@@ -97,10 +95,6 @@ class WhisperCT2Encoder:
             out.append(pool_time(self._encode_window(chunk), valid, self.pool))
         return np.concatenate(out)
 
-    def encode(self, inputs: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
-        """Features `[B, T, D]` + mask `[B, T]`."""
-        return pad_frames([self.frames(w) for w in inputs], self.dim)
-
     def transcribe(self, wave: np.ndarray, max_length: int = 128) -> str:
         """English transcript of the first 30 s (greedy)."""
         import ctranslate2
@@ -126,7 +120,7 @@ class WhisperCT2Encoder:
         )
 
 
-class EGeMAPSEncoder:
+class EGeMAPSEncoder(PerClipEncoder):
     """openSMILE eGeMAPSv02: 88 functionals per clip (`[1, 88]`) or 25 low-level descriptors per 10 ms (`[T, 25]`,
     averaged over `pool` frames)."""
 
@@ -157,16 +151,12 @@ class EGeMAPSEncoder:
         values = np.nan_to_num(values)
         return values if self.level == "functionals" else pool_time(values, len(values), self.pool)
 
-    def encode(self, inputs: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
-        """Features `[B, T, D]` + mask `[B, T]`."""
-        return pad_frames([self.frames(w) for w in inputs], self.dim)
-
     def fingerprint(self) -> str:
         """Feature set, level, pooling and openSMILE version."""
         return hash_config(name=self.name, level=self.level, pool=self.pool, version=self.version)
 
 
-class HFAudioEncoder(FrozenModule):
+class HFAudioEncoder(PerClipEncoder, FrozenModule):
     """Hidden states of a Hugging Face speech model (hub id or local path) at `layer`, averaged over `pool` frames.
 
     Models with an encoder-decoder split (Whisper) run their encoder; the input name (`input_values` or
@@ -218,10 +208,6 @@ class HFAudioEncoder(FrozenModule):
         else:
             valid = len(states)
         return pool_time(states, valid, self.pool)
-
-    def encode(self, inputs: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
-        """Features `[B, T, D]` + mask `[B, T]`."""
-        return pad_frames([self.frames(w) for w in inputs], self.dim)
 
     def fingerprint(self) -> str:
         """Weights + layer + pooling."""

@@ -34,6 +34,20 @@ class Encoder(Protocol):
     def fingerprint(self) -> str: ...
 
 
+class PerClipEncoder:
+    """An encoder whose `frames(prepared) -> [T, D]` handles one clip; `encode` pads a batch of them."""
+
+    dim: int
+
+    def frames(self, prepared: Any) -> np.ndarray:
+        """Features `[T, D]` of one prepared input."""
+        raise NotImplementedError
+
+    def encode(self, inputs: Sequence[Any]) -> tuple[Tensor, Tensor]:
+        """Features `[B, T, D]` + mask `[B, T]`."""
+        return pad_frames([self.frames(x) for x in inputs], self.dim)
+
+
 class FrozenModule(nn.Module):
     """A torch encoder that never trains: `train()` keeps it in eval mode whatever its parent asks."""
 

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from emollm.data.media import MediaError, SensorRecording, load_sensor
-from emollm.encoders.base import FrozenModule, hash_config, pad_frames
+from emollm.encoders.base import FrozenModule, PerClipEncoder, hash_config, pad_frames
 
 EEG_BANDS = {"delta": (1, 4), "theta": (4, 8), "alpha": (8, 13), "beta": (13, 30), "gamma": (30, 45)}
 FEATURES = {
@@ -256,7 +256,7 @@ class PhysioEncoder:
         )
 
 
-class HFTimeSeriesEncoder(FrozenModule):
+class HFTimeSeriesEncoder(PerClipEncoder, FrozenModule):
     """A pretrained time-series backbone by hub id or local path (transformers models whose forward takes
     `past_values [B, context, channels]`, e.g. PatchTST, PatchTSMixer). The configured channels are resampled to
     `rate` Hz and cut into consecutive `context_length` windows; each window's patch embeddings at `layer`, averaged
@@ -310,10 +310,6 @@ class HFTimeSeriesEncoder(FrozenModule):
         out = self.model(past_values=torch.as_tensor(np.stack(windows)), output_hidden_states=True)
         hidden = out.hidden_states[self.layer]  # [W, channels, patches, d_model]
         return hidden.mean(dim=1).reshape(-1, hidden.shape[-1]).numpy()
-
-    def encode(self, inputs: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
-        """Features `[B, T, D]` + mask `[B, T]`."""
-        return pad_frames([self.frames(v) for v in inputs], self.dim)
 
     def fingerprint(self) -> str:
         """Weights + channels + rate + layer."""

@@ -8,19 +8,17 @@ never from the model's name.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from emollm.data.media import load_video
-from emollm.encoders.base import FrozenModule, freeze, hash_module, pad_frames
+from emollm.encoders.base import FrozenModule, PerClipEncoder, freeze, hash_module
 from emollm.encoders.face import IMAGE_SUFFIXES, read_image
 
 
-class HFVisionEncoder(FrozenModule):
+class HFVisionEncoder(PerClipEncoder, FrozenModule):
     """Per-frame (image models) or per-tubelet (video models) features from a frozen HF vision backbone."""
 
     def __init__(
@@ -77,10 +75,6 @@ class HFVisionEncoder(FrozenModule):
         hidden = out.hidden_states[self.layer]  # [T, tokens, D]
         pooled = hidden[:, 0] if self.pool == "cls" else hidden.mean(1)
         return pooled.numpy()
-
-    def encode(self, inputs: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
-        """Features `[B, T, D]` + mask `[B, T]`."""
-        return pad_frames([self.frames(v) for v in inputs], self.dim)
 
     def fingerprint(self) -> str:
         """Weights + layer + pooling + frame sampling."""
