@@ -22,7 +22,7 @@ from emollm.data.sample import Sample, load_samples
 from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.generate import generate_answers, score_labels
 from emollm.io import atomic_write_json, write_jsonl
-from emollm.metrics import classification_metrics
+from emollm.metrics import bootstrap_ci, classification_metrics
 from emollm.parse import parse_answer
 
 log = logging.getLogger("emollm.evaluate")
@@ -129,12 +129,15 @@ def summarize(rows: list[dict[str, Any]], labels: tuple[str, ...], modes: tuple[
     """Metrics per mode from prediction rows, with mean latency per sample."""
     gold = [r["gold"] for r in rows]
     result: dict[str, Any] = {}
-    if "generate" in modes:
-        result["generate"] = classification_metrics(gold, [r["predicted"] for r in rows], labels)
-        result["generate"]["seconds_per_sample"] = sum(r["generate_seconds"] for r in rows) / len(rows)
-    if "score" in modes:
-        result["score"] = classification_metrics(gold, [r["scored_label"] for r in rows], labels)
-        result["score"]["seconds_per_sample"] = sum(r["score_seconds"] for r in rows) / len(rows)
+    for mode, key, seconds in (
+        ("generate", "predicted", "generate_seconds"),
+        ("score", "scored_label", "score_seconds"),
+    ):
+        if mode in modes:
+            pred = [r[key] for r in rows]
+            result[mode] = classification_metrics(gold, pred, labels)
+            result[mode]["ci95"] = bootstrap_ci(gold, pred, labels)
+            result[mode]["seconds_per_sample"] = sum(r[seconds] for r in rows) / len(rows)
     return result
 
 

@@ -93,3 +93,90 @@ def regression_metrics(gold: Sequence[float], pred: Sequence[float]) -> dict[str
         "mae": float(np.abs(x - y).mean()),
         "n": int(x.size),
     }
+
+
+def bootstrap_ci(
+    gold: Sequence[str],
+    pred: Sequence[str | None],
+    labels: Sequence[str],
+    n: int = 1000,
+    seed: int = 0,
+    keys: Sequence[str] = ("accuracy", "uar", "macro_f1", "weighted_f1"),
+) -> dict:
+    """Percentile bootstrap 95% intervals `{key: [low, high]}` over resampled test samples (seeded)."""
+    rng = np.random.default_rng(seed)
+    gold_arr, pred_arr = np.asarray(gold, dtype=object), np.asarray(pred, dtype=object)
+    draws: dict[str, list[float]] = {k: [] for k in keys}
+    for _ in range(n):
+        idx = rng.integers(0, len(gold_arr), len(gold_arr))
+        m = classification_metrics(list(gold_arr[idx]), list(pred_arr[idx]), labels)
+        for k in keys:
+            draws[k].append(m[k])
+    return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in draws.items()}
+
+
+def mcnemar(
+    gold: Sequence[str], pred_a: Sequence[str | None], pred_b: Sequence[str | None]
+) -> dict[str, float]:
+    """McNemar's test for two systems on the same samples: b = only A right, c = only B right; exact two-sided
+    binomial p-value (unparsed answers count as wrong)."""
+    from math import comb
+
+    a_ok = [p == g for p, g in zip(pred_a, gold, strict=True)]
+    b_ok = [p == g for p, g in zip(pred_b, gold, strict=True)]
+    b = sum(x and not y for x, y in zip(a_ok, b_ok, strict=True))
+    c = sum(y and not x for x, y in zip(a_ok, b_ok, strict=True))
+    k, total = min(b, c), b + c
+    p = min(1.0, 2 * sum(comb(total, i) for i in range(k + 1)) / 2**total) if total else 1.0
+    return {"only_a_correct": b, "only_b_correct": c, "p_value": float(p)}
+
+
+def paired_bootstrap(
+    gold: Sequence[str],
+    pred_a: Sequence[str | None],
+    pred_b: Sequence[str | None],
+    labels: Sequence[str],
+    key: str = "uar",
+    n: int = 1000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Paired bootstrap for `key`: observed difference A - B and the share of resamples where A does not beat B
+    (a one-sided p-value for "A is better")."""
+    rng = np.random.default_rng(seed)
+    g, a, b = (np.asarray(x, dtype=object) for x in (gold, pred_a, pred_b))
+    delta = (
+        classification_metrics(list(g), list(a), labels)[key]
+        - classification_metrics(list(g), list(b), labels)[key]
+    )
+    worse = 0
+    for _ in range(n):
+        idx = rng.integers(0, len(g), len(g))
+        d = (
+            classification_metrics(list(g[idx]), list(a[idx]), labels)[key]
+            - classification_metrics(list(g[idx]), list(b[idx]), labels)[key]
+        )
+        worse += d <= 0
+    return {"delta": float(delta), "p_value": worse / n}
+
+
+def mer2023_score(weighted_f1: float, valence_mse: float) -> float:
+    """MER2023 combined score = weighted-F1 - 0.25 x valence MSE."""
+    return float(weighted_f1 - 0.25 * valence_mse)
+
+
+def mosi_metrics(gold: Sequence[float], pred: Sequence[float]) -> dict[str, float]:
+    """CMU-MOSI/MOSEI sentiment conventions on scores in [-3, 3]: Acc-2 with zero counted as non-negative
+    ("has-0") and with zero-gold samples left out ("non-0"), binary F1 (weighted) for both, Acc-7 on rounded,
+    clipped scores, MAE and Pearson."""
+    x = np.asarray(gold, dtype=np.float64)
+    y = np.asarray(pred, dtype=np.float64)
+    out = {"mae": float(np.abs(x - y).mean()), "pearson": regression_metrics(x, y)["pearson"]}
+    for name, keep in (("has0", np.ones_like(x, dtype=bool)), ("non0", x != 0)):
+        g = np.where(x[keep] >= 0, "pos", "neg")
+        p = np.where(y[keep] >= 0, "pos", "neg")
+        m = classification_metrics(list(g), list(p), ["neg", "pos"])
+        out[f"acc2_{name}"], out[f"f1_{name}"] = m["accuracy"], m["weighted_f1"]
+    g7 = np.clip(np.round(x), -3, 3).astype(int).astype(str)
+    p7 = np.clip(np.round(y), -3, 3).astype(int).astype(str)
+    out["acc7"] = float((g7 == p7).mean())
+    return out

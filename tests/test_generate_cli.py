@@ -118,6 +118,8 @@ def test_cli_chat_json_eval_and_repl(trained_ckpt, syn_data, tmp_path, capsys, m
     for mode in ("generate", "score"):
         assert {"accuracy", "uar", "macro_f1", "weighted_f1", "unparsed_rate", "n"} <= set(metrics[mode])
         assert metrics[mode]["n"] == 12
+        low, high = metrics[mode]["ci95"]["uar"]
+        assert low <= metrics[mode]["uar"] <= high
     preds = [json.loads(x) for x in (tmp_path / "ev" / "predictions.jsonl").read_text().splitlines()]
     assert len(preds) == 12 and all(
         p["predicted"] is None or p["predicted"] in ("neutral", "happy", "sad", "angry") for p in preds

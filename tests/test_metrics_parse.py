@@ -78,3 +78,45 @@ def test_regression_metrics_match_hand_computation() -> None:
     assert regression_metrics(gold, [g + 1 for g in gold])["ccc"] < 1.0  # a bias is penalised, unlike Pearson
     with pytest.raises(ValueError, match="finite"):
         regression_metrics([1.0, float("nan")], [1.0, 2.0])
+
+
+def test_bootstrap_ci_brackets_the_estimate_and_is_seeded() -> None:
+    from emollm.metrics import bootstrap_ci
+
+    gold = ["happy", "sad", "angry", "neutral"] * 10
+    pred = gold[:30] + ["happy"] * 10
+    point = classification_metrics(gold, pred, LABELS)
+    ci = bootstrap_ci(gold, pred, LABELS, n=300, seed=1)
+    for key in ("accuracy", "uar", "macro_f1", "weighted_f1"):
+        low, high = ci[key]
+        assert low <= point[key] <= high and high - low > 0.05
+    assert ci == bootstrap_ci(gold, pred, LABELS, n=300, seed=1)
+
+
+def test_mcnemar_and_paired_bootstrap() -> None:
+    from emollm.metrics import mcnemar, paired_bootstrap
+
+    gold = ["happy"] * 20
+    a = ["happy"] * 20
+    b = ["happy"] * 10 + ["sad"] * 9 + [None]
+    m = mcnemar(gold, a, b)
+    assert (m["only_a_correct"], m["only_b_correct"]) == (10, 0)
+    assert m["p_value"] == pytest.approx(2 / 2**10)  # exact: 2 * P(X <= 0), X ~ Bin(10, 1/2)
+    assert mcnemar(gold, a, a)["p_value"] == 1.0
+    pb = paired_bootstrap(gold, a, b, LABELS, key="accuracy", n=200)
+    assert pb["delta"] == pytest.approx(0.5) and pb["p_value"] < 0.05
+
+
+def test_mer2023_and_mosi_conventions() -> None:
+    from emollm.metrics import mer2023_score, mosi_metrics
+
+    assert mer2023_score(0.8, 0.4) == pytest.approx(0.7)
+    gold = [2.6, -1.2, 0.0, 0.4, -3.0]
+    pred = [2.9, -0.6, -0.2, -0.1, -2.4]
+    m = mosi_metrics(gold, pred)
+    assert m["acc2_has0"] == pytest.approx(
+        3 / 5
+    )  # 0.0 counts as non-negative: its -0.2 and 0.4's -0.1 are wrong
+    assert m["acc2_non0"] == pytest.approx(3 / 4)  # the zero-gold sample is left out
+    assert m["acc7"] == pytest.approx(4 / 5)  # rounded classes [3,-1,0,0,-3] vs [3,-1,0,0,-2]
+    assert m["mae"] == pytest.approx((0.3 + 0.6 + 0.2 + 0.5 + 0.6) / 5)

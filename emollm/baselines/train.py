@@ -19,7 +19,7 @@ from emollm.config import RunConfig
 from emollm.evaluate import format_table, headline
 from emollm.io import atomic_write_json, write_jsonl
 from emollm.labels import get_labels
-from emollm.metrics import classification_metrics, regression_metrics
+from emollm.metrics import bootstrap_ci, classification_metrics, regression_metrics
 
 log = logging.getLogger("emollm.baselines")
 ALL = (
@@ -184,8 +184,12 @@ def prediction_rows(test: FeatureSet, probs: torch.Tensor, labels: tuple[str, ..
     return rows
 
 
-def _score(rows: list[dict], labels: tuple[str, ...]) -> dict[str, Any]:
-    return classification_metrics([r["gold"] for r in rows], [r["predicted"] for r in rows], labels)
+def _score(rows: list[dict], labels: tuple[str, ...], ci: bool = True) -> dict[str, Any]:
+    gold, pred = [r["gold"] for r in rows], [r["predicted"] for r in rows]
+    metrics = classification_metrics(gold, pred, labels)
+    if ci:
+        metrics["ci95"] = bootstrap_ci(gold, pred, labels)
+    return metrics
 
 
 def _regression_result(name: str, test: FeatureSet, out: torch.Tensor, seconds: float, info: dict) -> tuple:
@@ -330,7 +334,7 @@ def run_loso(
             model, _ = fit(name, train, dev, len(labels), bc)
             seconds += time.time() - began
             fold = prediction_rows(test, predict_proba(model, test), labels)
-            fold_uar[speaker] = _score(fold, labels)["uar"]
+            fold_uar[speaker] = _score(fold, labels, ci=False)["uar"]
             rows[name] += fold
         results[name] = {
             "score": _score(rows[name], labels),
