@@ -1,73 +1,68 @@
-"""EmoDB (Burkhardt et al., Interspeech 2005) -> Sample JSONL: one `all.jsonl` with a speaker per utterance (the
-usual protocol is leave-one-speaker-out: `emollm baseline --loso`). Reads `labels.csv` (file, speaker, text_id,
-emotion, sex) and `wav/`; media paths are written relative to the output folder."""
+"""EmoDB (Burkhardt et al., Interspeech 2005) -> Sample JSONL. Reads `labels.csv` (file, speaker, text_id,
+emotion, sex) and `wav/`, or, without `labels.csv`, decodes the standard file names (`03a01Fa.wav`: speaker 03,
+text a01, emotion code F, take a). Writes `all.jsonl` for leave-one-speaker-out folds (`emollm baseline --loso`)
+and a speaker-independent train/dev/test (test speakers 15 + 16, dev 12 + 14: one male and one female each)."""
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import os
-from collections import Counter
 from pathlib import Path
 
-from emollm.io import atomic_write_json, write_jsonl
-from emollm.labels import get_labels
+from data_recipes.common import Conversion, assign_split, find_root
 
-VERSION = 1
+VERSION = 2
+CODES = {
+    "W": "anger",
+    "L": "boredom",
+    "E": "disgust",
+    "A": "fear",
+    "F": "happiness",
+    "T": "sadness",
+    "N": "neutral",
+}
+MALE = {"03", "10", "11", "12", "15"}
+TEST, DEV = ("15", "16"), ("12", "14")
 
 
-def _find_root(root: str | Path) -> Path:
-    root = Path(root)
-    for candidate in (root, root / "emodb"):
-        if (candidate / "labels.csv").is_file() and (candidate / "wav").is_dir():
-            return candidate
-    raise FileNotFoundError(f"EmoDB labels.csv + wav/ not found under {root}")
+def _rows(src: Path) -> list[tuple[Path, int | None, dict[str, str]]]:
+    labels = src / "labels.csv"
+    if labels.is_file():
+        with labels.open(newline="", encoding="utf-8") as fh:
+            return [(labels, i, row) for i, row in enumerate(csv.DictReader(fh), 2)]
+    rows = []
+    for wav in sorted((src / "wav").glob("*.wav")):
+        n = wav.stem
+        emotion = CODES.get(n[5:6], f"code {n[5:6]!r}")
+        rows.append((wav, None, {"file": wav.name, "speaker": n[:2], "text_id": n[2:5], "emotion": emotion}))
+    return rows
 
 
 def convert(root: str | None, out: str, limit: int | None = None, seed: int = 0) -> dict:
-    """Write OUT/all.jsonl (+ manifest.json); bad rows (unknown label, missing wav) are reported, not kept."""
-    if root is None:
-        raise ValueError("emodb needs --root (the folder holding labels.csv and wav/)")
-    src, out_dir = _find_root(root), Path(out)
-    labels = get_labels("emodb")
-    records, bad = [], []
-    with (src / "labels.csv").open(newline="", encoding="utf-8") as fh:
-        for lineno, row in enumerate(csv.DictReader(fh), 2):
-            wav = src / "wav" / row["file"]
-            if row["emotion"] not in labels:
-                bad.append(
-                    {
-                        "file": str(src / "labels.csv"),
-                        "line": lineno,
-                        "reason": f"unknown label {row['emotion']!r}",
-                    }
-                )
-                continue
-            if not wav.is_file():
-                bad.append({"file": str(wav), "line": lineno, "reason": "wav file not found"})
-                continue
-            records.append(
-                {
-                    "id": f"emodb-{Path(row['file']).stem}",
-                    "corpus": "emodb",
-                    "split": "all",
-                    "speaker": row["speaker"],
-                    "text": None,
-                    "media": {"audio": os.path.relpath(wav, out_dir)},
-                    "labels": {"emotion": row["emotion"]},
-                    "meta": {"text_id": row["text_id"], "sex": row["sex"]},
-                }
-            )
-    records = records[:limit] if limit else records
-    write_jsonl(out_dir / "all.jsonl", [{k: v for k, v in r.items() if v is not None} for r in records])
-    manifest = {
-        "corpus": "emodb",
-        "recipe_version": VERSION,
-        "n": len(records),
-        "bad": bad,
-        "labels": dict(Counter(r["labels"]["emotion"] for r in records)),
-        "speakers": dict(Counter(r["speaker"] for r in records)),
-        "inputs": {"labels.csv": hashlib.sha256((src / "labels.csv").read_bytes()).hexdigest()},
-    }
-    atomic_write_json(out_dir / "manifest.json", manifest)
-    return manifest
+    """Write OUT/{all,train,dev,test}.jsonl + manifest.json; bad rows (unknown label, missing wav) are reported."""
+    src = find_root(root, "emodb", "wav", ("emodb",))
+    conv = Conversion("emodb", "emodb", VERSION, src, Path(out))
+    if (src / "labels.csv").is_file():
+        conv.checksum(src / "labels.csv")
+    for file, lineno, row in _rows(src):
+        emotion = conv.label(row.get("emotion", ""), file, lineno)
+        audio = conv.media(src / "wav" / row.get("file", ""), file, lineno) if emotion else None
+        if audio is None:
+            continue
+        speaker = row["speaker"]
+        conv.add(
+            {
+                "id": f"emodb-{Path(row['file']).stem}",
+                "split": assign_split(speaker, TEST, DEV),
+                "speaker": speaker,
+                "media": {"audio": audio},
+                "labels": {"emotion": emotion},
+                "meta": {
+                    "text_id": row["text_id"],
+                    "sex": row.get("sex") or ("male" if speaker in MALE else "female"),
+                },
+            },
+            file,
+            lineno,
+        )
+    conv.notes["folds"] = "leave-one-speaker-out over all.jsonl (speaker field)"
+    return conv.write(limit, seed, write_all=True)

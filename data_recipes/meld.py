@@ -1,76 +1,75 @@
-"""MELD (Poria et al., ACL 2019) transcripts -> Sample JSONL. Text only here (the shared copy has no media).
+"""MELD (Poria et al., ACL 2019) transcripts -> Sample JSONL. Text only here (the shared copy has no media); with
+the official `*.mp4` release unpacked next to the CSVs (`{split}_splits/dia{D}_utt{U}.mp4` or `output_repeated_splits_test/`)
+the clips are referenced as video.
 
 Reads `{train,dev,test}_sent_emo.csv` from the official repository layout; keys samples by
-(Dialogue_ID, Utterance_ID), which is unique per split (`Sr No.` is not). The previous utterances of the dialogue
-are kept in `meta.context` for prompts that use dialogue context.
+(Dialogue_ID, Utterance_ID), which is unique per split (`Sr No.` is not). Up to three previous utterances of the
+dialogue are kept in `meta.context` for prompts that use dialogue context.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import random
-from collections import Counter
 from pathlib import Path
 
-from emollm.io import atomic_write_json, write_jsonl
-from emollm.labels import get_labels
+from data_recipes.common import Conversion, find_root
 
 FILES = {"train": "train_sent_emo.csv", "dev": "dev_sent_emo.csv", "test": "test_sent_emo.csv"}
-VERSION = 1
+CLIP_DIRS = {
+    "train": ("train_splits",),
+    "dev": ("dev_splits_complete", "dev_splits"),
+    "test": ("output_repeated_splits_test", "test_splits"),
+}
+VERSION = 2
 
 
-def _find_root(root: str | Path) -> Path:
-    root = Path(root)
-    for candidate in (root, root / "meld", root / "data" / "MELD"):
-        if (candidate / FILES["train"]).is_file():
-            return candidate
-    raise FileNotFoundError(f"MELD CSVs ({', '.join(FILES.values())}) not found under {root}")
+def _clip(src: Path, split: str, dia: str, utt: str) -> Path | None:
+    for folder in CLIP_DIRS[split]:
+        path = src / folder / f"dia{dia}_utt{utt}.mp4"
+        if path.is_file():
+            return path
+    return None
 
 
-def read_split(path: Path, split: str) -> tuple[list[dict], list[dict]]:
-    """Records of one split CSV and a report of bad rows (file, line, reason)."""
-    labels = get_labels("meld")
-    records, bad, history = [], [], {}
+def read_split(conv: Conversion, path: Path, split: str) -> None:
+    """Add the records of one split CSV to the conversion, reporting bad rows (file, line, reason)."""
+    history: dict[str, list[str]] = {}
     with path.open(encoding="utf-8", newline="") as fh:
         for lineno, row in enumerate(csv.DictReader(fh), 2):
-            emotion = (row.get("Emotion") or "").strip().lower()
-            if emotion not in labels:
-                bad.append(
-                    {"file": str(path), "line": lineno, "reason": f"unknown emotion {row.get('Emotion')!r}"}
-                )
+            try:
+                dia, utt = row["Dialogue_ID"].strip(), row["Utterance_ID"].strip()
+                speaker, text = row["Speaker"].strip(), row["Utterance"].strip()
+                emotion = conv.label((row["Emotion"] or "").strip().lower(), path, lineno)
+                sentiment = row["Sentiment"].strip().lower()
+                int(dia), int(utt)
+            except (KeyError, AttributeError, ValueError) as exc:
+                conv.report(path, lineno, f"malformed row ({exc!r})")
                 continue
-            dia, utt = row["Dialogue_ID"].strip(), row["Utterance_ID"].strip()
+            if emotion is None:
+                continue
             context = history.setdefault(dia, [])
-            records.append(
+            clip = _clip(conv.root, split, dia, utt)
+            conv.add(
                 {
                     "id": f"meld-{split}-d{dia}-u{utt}",
-                    "corpus": "meld",
                     "split": split,
-                    "speaker": row["Speaker"].strip(),
-                    "text": row["Utterance"].strip(),
-                    "labels": {"emotion": emotion, "sentiment": row["Sentiment"].strip().lower()},
+                    "speaker": speaker,
+                    "text": text,
+                    "media": {"video": conv.media(clip, path, lineno)} if clip else None,
+                    "labels": {"emotion": emotion, "sentiment": sentiment},
                     "meta": {"dialogue": int(dia), "utterance": int(utt), "context": context[-3:]},
-                }
+                },
+                path,
+                lineno,
             )
-            context.append(f"{row['Speaker'].strip()}: {row['Utterance'].strip()}")
-    return records, bad
+            context.append(f"{speaker}: {text}")
 
 
 def convert(root: str | None, out: str, limit: int | None = None, seed: int = 0) -> dict:
     """Convert the three MELD splits; `limit` keeps a seeded random subset of at most N per split."""
-    if root is None:
-        raise ValueError("meld needs --root (the folder holding the MELD CSVs)")
-    src = _find_root(root)
-    manifest: dict = {"corpus": "meld", "recipe_version": VERSION, "splits": {}, "inputs": {}, "bad": []}
+    src = find_root(root, "meld", FILES["train"], ("meld", "data/MELD"))
+    conv = Conversion("meld", "meld", VERSION, src, Path(out))
     for split, name in FILES.items():
-        path = src / name
-        records, bad = read_split(path, split)
-        manifest["inputs"][name] = hashlib.sha256(path.read_bytes()).hexdigest()
-        manifest["bad"].extend(bad)
-        if limit and len(records) > limit:
-            records = sorted(random.Random(seed).sample(records, limit), key=lambda r: r["id"])
-        write_jsonl(Path(out) / f"{split}.jsonl", records)
-        manifest["splits"][split] = {"n": len(records), **Counter(r["labels"]["emotion"] for r in records)}
-    atomic_write_json(Path(out) / "manifest.json", manifest)
-    return manifest
+        conv.checksum(src / name)
+        read_split(conv, src / name, split)
+    return conv.write(limit, seed)

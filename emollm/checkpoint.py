@@ -110,6 +110,7 @@ def load_checkpoint(folder: str | Path, device: torch.device | str = "cpu") -> A
         yaml.safe_load((folder / "prompt.yaml").read_text()), str(folder / "prompt.yaml")
     )
     model = EmoLLM(lm, tokenizer, projectors.to(device), encoders, tokens, template, cfg.data.labels, cfg)
+    model.path = str(folder)
     return model.eval()
 
 

@@ -1,4 +1,5 @@
-"""The `emollm` command: verbs are plain functions (prepare, extract, train, chat, eval, baseline, quickstart)."""
+"""The `emollm` command: verbs are plain functions (prepare, extract, train, chat, eval, cross-corpus, robustness,
+rationales, baseline, quickstart); the evaluation verbs live in `emollm.cli_eval`."""
 
 from __future__ import annotations
 
@@ -11,16 +12,14 @@ from pathlib import Path
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from emollm.cli_eval import add_eval_verbs  # noqa: E402
+
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    """Convert a corpus (or generate the synthetic one) into Sample JSONL."""
+    """Convert a corpus (or generate the synthetic one) into Sample JSONL (same options as python -m data_recipes)."""
     from data_recipes.__main__ import main as recipes_main
 
-    argv = [args.name, "--out", args.out, "--seed", str(args.seed)]
-    argv += ["--root", args.root] if args.root else []
-    argv += ["--limit", str(args.limit)] if args.limit else []
-    argv += ["--media"] if args.media else []
-    return recipes_main(argv)
+    return recipes_main([args.name, *args.rest])
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -96,27 +95,6 @@ def _repl(model, text: str | None, media: dict[str, str], chat) -> int:
         )
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    """Evaluate a checkpoint on a split file; write predictions.jsonl and metrics.json."""
-    import emollm
-    from emollm.evaluate import evaluate, format_table
-
-    model = emollm.load(args.ckpt)
-    modes = tuple(args.modes.split(","))
-    metrics = evaluate(
-        model,
-        args.data,
-        args.out,
-        batch_size=args.batch_size,
-        modes=modes,
-        limit=args.limit,
-        cache_dir=args.cache,
-    )
-    print(format_table({mode: metrics[mode] for mode in modes}))
-    print(f"wrote {Path(args.out) / 'metrics.json'} and predictions.jsonl")
-    return 0
-
-
 def cmd_extract(args: argparse.Namespace) -> int:
     """Run the configured frozen encoders over a split's media and fill the feature cache."""
     from emollm.config import load_config
@@ -177,13 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", required=True)
 
     p = sub.add_parser("prepare", help=cmd_prepare.__doc__)
-    p.add_argument("name", help="recipe name (meld, synthetic)")
-    p.add_argument("--root", help="raw corpus folder")
-    p.add_argument("--out", required=True)
-    p.add_argument("--limit", type=int)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("name", help="recipe name (see python -m data_recipes --help)")
     p.add_argument(
-        "--media", action="store_true", help="synthetic: write raw mp4/wav/CSV media, not features"
+        "rest", nargs=argparse.REMAINDER, help="--root RAW --out DIR [--limit N] [--opt K=V] [--strict]"
     )
     p.set_defaults(func=cmd_prepare)
 
@@ -215,15 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-new-tokens", type=int, default=96)
     p.set_defaults(func=cmd_chat)
 
-    p = sub.add_parser("eval", help=cmd_eval.__doc__)
-    p.add_argument("--ckpt", required=True)
-    p.add_argument("--data", required=True, help="split JSONL")
-    p.add_argument("--out", required=True)
-    p.add_argument("--modes", default="generate,score", help="generate, score or both (comma-separated)")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--limit", type=int)
-    p.add_argument("--cache", help="feature cache root (default: OUT/cache)")
-    p.set_defaults(func=cmd_eval)
+    add_eval_verbs(sub)
 
     p = sub.add_parser("baseline", help=cmd_baseline.__doc__)
     p.add_argument(

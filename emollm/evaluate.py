@@ -22,8 +22,9 @@ from emollm.data.sample import Sample, load_samples
 from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.generate import generate_answers, score_labels
 from emollm.io import atomic_write_json, write_jsonl
-from emollm.metrics import bootstrap_ci, classification_metrics
+from emollm.metrics import bootstrap_ci, classification_metrics, reliability
 from emollm.parse import parse_answer
+from emollm.rationale import verify_rationale
 
 log = logging.getLogger("emollm.evaluate")
 MODES = ("generate", "score")
@@ -52,10 +53,13 @@ def _predict_batch(
         began = time.time()
         answers = generate_answers(model, batch, max_new_tokens)
         per = (time.time() - began) / len(batch)
-        for row, answer in zip(rows, answers, strict=True):
-            row["predicted"] = parse_answer(answer, model.labels, model.label_set).label
-            row["answer"] = answer
+        for row, answer, sample in zip(rows, answers, batch, strict=True):
+            parsed = parse_answer(answer, model.labels, model.label_set)
+            row["predicted"], row["answer"] = parsed.label, answer
             row["generate_seconds"] = round(per, 4)
+            if sample.meta.get("measured") is not None and parsed.rationale:
+                problems = verify_rationale(parsed.rationale, sample.meta["measured"], sample.text)
+                row["rationale_problems"] = problems
     return rows
 
 
@@ -68,18 +72,24 @@ def evaluate(
     max_new_tokens: int = 64,
     limit: int | None = None,
     cache_dir: str | Path | None = None,
+    label_map: str | Path | None = None,
+    report: bool = True,
 ) -> dict[str, Any]:
-    """Predict every valid sample of `data`, write OUT/predictions.jsonl and OUT/metrics.json; return the metrics.
+    """Predict every valid sample of `data`, write OUT/predictions.jsonl, OUT/metrics.json and OUT/report.{md,html}
+    with plots; return the metrics.
 
     Features come from the feature cache at `cache_dir` (default OUT/cache, filled on the way); samples whose media
-    fail to decode are skipped and listed in OUT/bad_samples.json with the records that could not be read.
+    fail to decode are skipped and listed in OUT/bad_samples.json with the records that could not be read. A
+    `label_map` (name or path, see `emollm.label_maps`) first maps the gold labels of `data` into the model's
+    label space; dropped samples are counted in metrics.json.
     """
     bad_modes = set(modes) - set(MODES)
     if bad_modes or not modes:
         raise ValueError(f"unknown evaluation mode {sorted(bad_modes)}; valid: {', '.join(MODES)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    samples, bad = load_samples(data, model.labels)
+    data, gold_labels, mapping = _mapped_data(model, data, label_map, out)
+    samples, bad = load_samples(data, gold_labels)
     samples = samples[:limit] if limit else samples
     asr = transcriber_for(model.config.data.asr, cache_dir or out / "cache")
     if asr is not None:
@@ -88,19 +98,30 @@ def evaluate(
     model.encoders = cached_encoders(plain, cache_dir or out / "cache")
     try:
         samples, bad_media = feature_pass(samples, model.encoders, model.projectors, {}, show=False)
-        metrics = _predict_all(model, samples, out, batch_size, modes, max_new_tokens)
+        metrics = _predict_all(model, samples, out, batch_size, modes, max_new_tokens, gold_labels)
     finally:
         flush_caches(model.encoders)
         model.encoders = plain
-    metrics.update(data=str(data), n_bad_records=len(bad), n_bad_media=len(bad_media))
+    metrics.update(data=str(data), n_bad_records=len(bad), n_bad_media=len(bad_media), label_map=mapping)
+    metrics["generated_data"] = any(s.corpus == "synthetic" for s in samples)
     atomic_write_json(out / "metrics.json", metrics)
+    if report:
+        from emollm.report_eval import write_eval_report
+
+        write_eval_report(out, metrics, gold_labels, model_info(model))
     if bad or bad_media:
         atomic_write_json(out / "bad_samples.json", [b.__dict__ for b in bad] + bad_media)
     return metrics
 
 
 def _predict_all(
-    model: Any, samples: list[Sample], out: Path, batch_size: int, modes: tuple[str, ...], max_new_tokens: int
+    model: Any,
+    samples: list[Sample],
+    out: Path,
+    batch_size: int,
+    modes: tuple[str, ...],
+    max_new_tokens: int,
+    gold_labels: tuple[str, ...],
 ) -> dict[str, Any]:
     """Predictions for every sample (resuming from predictions.partial.jsonl); writes predictions.jsonl."""
     partial = out / "predictions.partial.jsonl"
@@ -122,7 +143,7 @@ def _predict_all(
     rows = [done[s.id] for s in samples]
     write_jsonl(out / "predictions.jsonl", rows)
     partial.unlink(missing_ok=True)
-    return summarize(rows, model.labels, modes)
+    return summarize(rows, gold_labels, modes)
 
 
 def summarize(rows: list[dict[str, Any]], labels: tuple[str, ...], modes: tuple[str, ...]) -> dict[str, Any]:
@@ -138,7 +159,49 @@ def summarize(rows: list[dict[str, Any]], labels: tuple[str, ...], modes: tuple[
             result[mode] = classification_metrics(gold, pred, labels)
             result[mode]["ci95"] = bootstrap_ci(gold, pred, labels)
             result[mode]["seconds_per_sample"] = sum(r[seconds] for r in rows) / len(rows)
+    if "score" in modes:
+        conf = [max(r["scores"].values()) for r in rows]
+        result["score"]["calibration"] = reliability(conf, [r["scored_label"] == r["gold"] for r in rows])
+        result["score"]["ece"] = result["score"]["calibration"]["ece"]
+    checked = [r for r in rows if "rationale_problems" in r]
+    if "generate" in modes and checked:
+        result["generate"]["rationale_grounded_rate"] = sum(
+            not r["rationale_problems"] for r in checked
+        ) / len(checked)
+        result["generate"]["rationale_checked"] = len(checked)
     return result
+
+
+def _mapped_data(
+    model: Any, data: str | Path, label_map: str | Path | None, out: Path
+) -> tuple[Path, tuple[str, ...], dict[str, Any] | None]:
+    """The split file to score (mapped into the model's label space when a label map is given), the gold label
+    set, and a description of the mapping."""
+    if label_map is None:
+        return Path(data), model.labels, None
+    from emollm.label_maps import OTHER, load_label_map, map_split_file
+
+    lmap = load_label_map(label_map)
+    if lmap.target != model.label_set:
+        raise ValueError(
+            f"label map {lmap.name} maps into {lmap.target}, but the model predicts {model.label_set} labels"
+        )
+    counts = map_split_file(data, lmap, out / "data.mapped.jsonl")
+    gold = model.labels + ((OTHER,) if lmap.unmapped == "other" else ())
+    return out / "data.mapped.jsonl", gold, {**lmap.describe(), **counts, "source_data": str(data)}
+
+
+def model_info(model: Any) -> dict[str, Any]:
+    """Provenance of a loaded checkpoint for reports."""
+    cfg = model.config
+    return {
+        "checkpoint": getattr(model, "path", ""),
+        "lm": cfg.lm.name_or_path,
+        "modalities": ", ".join(f"{m}={mc.encoder}" for m, mc in cfg.modalities.items()) or "text only",
+        "label_set": model.label_set,
+        "prompt": f"{model.template.name} v{model.template.version}",
+        "seed": cfg.train.seed,
+    }
 
 
 def headline(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -180,3 +180,31 @@ def mosi_metrics(gold: Sequence[float], pred: Sequence[float]) -> dict[str, floa
     p7 = np.clip(np.round(y), -3, 3).astype(int).astype(str)
     out["acc7"] = float((g7 == p7).mean())
     return out
+
+
+def reliability(confidence: Sequence[float], correct: Sequence[bool], bins: int = 10) -> dict[str, object]:
+    """Reliability diagram data for label scores: per equal-width confidence bin the mean confidence, accuracy and
+    count, plus the expected calibration error (ECE = sum_b n_b/N |acc_b - conf_b|)."""
+    conf = np.asarray(confidence, dtype=np.float64)
+    hit = np.asarray(correct, dtype=np.float64)
+    if conf.size == 0:
+        raise ValueError("no predictions to calibrate")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1]), 0, bins - 1)
+    rows, ece = [], 0.0
+    for b in range(bins):
+        sel = which == b
+        n = int(sel.sum())
+        if n:
+            acc, mean_conf = float(hit[sel].mean()), float(conf[sel].mean())
+            ece += n / conf.size * abs(acc - mean_conf)
+            rows.append(
+                {
+                    "lo": float(edges[b]),
+                    "hi": float(edges[b + 1]),
+                    "n": n,
+                    "confidence": mean_conf,
+                    "accuracy": acc,
+                }
+            )
+    return {"bins": rows, "ece": float(ece)}

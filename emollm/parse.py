@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from emollm.labels import SYNONYMS
+from emollm.labels import LABEL_SETS, synonyms
 
 _STRICT = re.compile(r"(?:emotion|label)\s*[:=\-]\s*[*_\"']*\s*([A-Za-z]+)", re.IGNORECASE)
 _REASON = re.compile(r"(?:reason|rationale|because)\s*[:\-]?\s*(.+)", re.IGNORECASE | re.DOTALL)
@@ -25,8 +25,8 @@ def canonical(word: str, labels: tuple[str, ...], label_set: str | None = None) 
     w = word.lower()
     if w in labels:
         return w
-    synonyms = SYNONYMS.get(label_set or "", {})
-    mapped = synonyms.get(w)
+    words = synonyms(label_set) if label_set in LABEL_SETS else {}
+    mapped = words.get(w)
     return mapped if mapped in labels else None
 
 

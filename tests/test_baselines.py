@@ -180,7 +180,8 @@ def test_emodb_recipe_and_egemaps_loso(tmp_path) -> None:
     if not (SHARED_DATA / "emodb").is_dir():
         pytest.skip("EmoDB not present")
     manifest = convert(str(SHARED_DATA), str(tmp_path / "emodb"))
-    assert manifest["n"] == 535 and manifest["labels"]["anger"] == 127 and len(manifest["speakers"]) == 10
+    assert manifest["splits"]["all"] == 535 and manifest["labels"]["all"]["anger"] == 127
+    assert manifest["speakers"] == {"all": 10, "train": 6, "dev": 2, "test": 2}
     cfg = load_config(None, ["data.labels=emodb", "modalities.audio={encoder: egemaps}"])
     plain = run_loso(cfg, tmp_path / "emodb" / "all.jsonl", tmp_path / "loso", ("unimodal-audio",))
     speaker = run_loso(

@@ -107,8 +107,8 @@ def test_meld_recipe_on_a_fake_tree(tmp_path: Path) -> None:
 
     _fake_meld(tmp_path / "raw" / "meld")
     manifest = convert(str(tmp_path / "raw"), str(tmp_path / "out"))
-    assert manifest["splits"]["train"]["n"] == 3  # the unknown label "angry" is reported, not kept
-    assert manifest["bad"][0]["line"] == 5 and "unknown emotion" in manifest["bad"][0]["reason"]
+    assert manifest["splits"]["train"] == 3  # the unknown label "angry" is reported, not kept
+    assert manifest["bad"][0]["line"] == 5 and "unknown label 'angry'" in manifest["bad"][0]["reason"]
     rows = [json.loads(x) for x in (tmp_path / "out" / "train.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == ["meld-train-d0-u0", "meld-train-d0-u1", "meld-train-d1-u0"]
     assert rows[1]["text"] == "I\u2019m fine." and rows[1]["meta"]["context"] == ["Monica: Oh my God!"]
@@ -125,12 +125,11 @@ def test_meld_recipe_on_the_real_corpus(tmp_path: Path) -> None:
     from data_recipes.meld import convert
 
     manifest = convert(str(SHARED_DATA), str(tmp_path))
-    assert {s: manifest["splits"][s]["n"] for s in ("train", "dev", "test")} == {
-        "train": 9989,
-        "dev": 1109,
-        "test": 2610,
-    }
-    assert manifest["splits"]["train"]["neutral"] == 4710 and not manifest["bad"]
+    assert manifest["splits"] == {"train": 9989, "dev": 1109, "test": 2610}
+    assert manifest["labels"]["train"] == {
+        "neutral": 4710, "joy": 1743, "surprise": 1205, "anger": 1109, "sadness": 683, "disgust": 271, "fear": 268
+    }  # fmt: skip
+    assert manifest["labels"]["test"]["neutral"] == 1256 and not manifest["bad"]
 
 
 @pytest.mark.integration

@@ -119,8 +119,12 @@ def load_features(
     )
 
 
-def standardize(train: FeatureSet, *others: FeatureSet, per_speaker: bool = False) -> None:
-    """Standardise frames in place with training statistics per dimension, or each speaker with its own."""
+def standardize(
+    train: FeatureSet, *others: FeatureSet, per_speaker: bool = False
+) -> dict[str, tuple[Tensor, Tensor]]:
+    """Standardise frames in place with training statistics per dimension, or each speaker with its own; return
+    the training (mean, std) per modality (empty with `per_speaker`)."""
+    stats: dict[str, tuple[Tensor, Tensor]] = {}
     for m in train.modalities:
         if per_speaker:
             for fs in (train, *others):
@@ -129,8 +133,19 @@ def standardize(train: FeatureSet, *others: FeatureSet, per_speaker: bool = Fals
                     _apply(fs, m, rows, *_stats(fs.feats[m][rows], fs.masks[m][rows]))
         else:
             mean, std = _stats(train.feats[m], train.masks[m])
+            stats[m] = (mean, std)
             for fs in (train, *others):
                 _apply(fs, m, torch.arange(len(fs)), mean, std)
+    return stats
+
+
+def apply_stats(fs: FeatureSet, stats: dict[str, tuple[Tensor, Tensor]], per_speaker: bool = False) -> None:
+    """Standardise a feature set with saved training statistics (or per speaker with its own)."""
+    if per_speaker:
+        standardize(fs, per_speaker=True)
+        return
+    for m in fs.modalities:
+        _apply(fs, m, torch.arange(len(fs)), *stats[m])
 
 
 def _stats(feats: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from emollm.baselines.data import FeatureSet, load_features, standardize
 from emollm.baselines.models import build_fusion
+from emollm.baselines.saved import save_baseline
 from emollm.config import RunConfig
 from emollm.evaluate import format_table, headline
 from emollm.io import atomic_write_json, write_jsonl
@@ -265,7 +266,7 @@ def run_baselines(
     test = load_features(cfg, data_dir / "test.jsonl", cache, bc.text_encoder)
     if dev is None:
         train, dev = _holdout(train, bc.seed)
-    standardize(train, dev, test, per_speaker=bc.per_speaker_norm)
+    stats = standardize(train, dev, test, per_speaker=bc.per_speaker_norm)
     if bc.task not in ("classification", "regression"):
         raise ValueError(f"baseline task must be classification or regression, got {bc.task!r}")
     if bc.task == "regression" and any(torch.isnan(fs.va).any() for fs in (train, dev, test)):
@@ -279,6 +280,7 @@ def run_baselines(
         began = time.time()
         model, info = fit(name, train, dev, len(labels), bc)
         seconds = time.time() - began
+        save_baseline(out / name, model, name, cfg, bc, train, stats, labels)
         if bc.task == "regression":
             rows[name], results[name] = _regression_result(
                 name, test, predict_values(model, test), seconds, info

@@ -111,4 +111,16 @@ def load_samples(path: str | Path, labels: tuple[str, ...]) -> tuple[list[Sample
     return good, bad
 
 
-__all__ = ["BadSample", "Sample", "load_samples", "sample_from_record"]
+def rebase_media(record: dict[str, Any], src_dir: Path, dst_dir: Path) -> dict[str, Any]:
+    """The record with relative media paths rewritten so they resolve from `dst_dir` as they did from `src_dir`."""
+    import os
+
+    media = {}
+    for m, ref in (record.get("media") or {}).items():
+        path, sep, key = str(ref).partition("#")
+        media[m] = path if Path(path).is_absolute() else os.path.relpath(src_dir / path, dst_dir)
+        media[m] += sep + key
+    return {**record, "media": media} if media else record
+
+
+__all__ = ["BadSample", "Sample", "load_samples", "rebase_media", "sample_from_record"]

@@ -17,6 +17,11 @@ with a per-speaker offset:
 
 So video + audio together carry the full label, each alone carries half of it, and removing a modality shows what it
 carried. About 10% of samples lack one of the three media (no placeholder, never zeros).
+
+Cross-modal agreement is controllable: with `conflict_rate` > 0, that fraction of samples has one of its face/voice
+channels driven by a different emotion (a smile over an angry voice, say); the gold label stays the sample's
+emotion and `meta.conflict` names the modality and the emotion it shows. Conflicts are drawn from a separate random
+stream, so `conflict_rate=0` (the default) gives the same samples and media as before the option existed.
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ class SyntheticSpec:
     n_test: int = 128
     seed: int = 0
     missing_rate: float = 0.1
+    conflict_rate: float = 0.0
+    """Fraction of samples whose face or voice expresses a different emotion than the gold label."""
     media: bool = False
     """Write raw media (mp4 face video, wav voice, sensor CSV; see `synthetic_media`) instead of feature files."""
 
@@ -144,12 +151,15 @@ def generate(out_dir: str | Path, spec: SyntheticSpec | None = None) -> dict[str
         "splits": {},
     }
     labels = list(EMOTIONS)
+    conflict_rng = np.random.default_rng([spec.seed, 2])
+    manifest["conflict_rate"] = spec.conflict_rate
     for split, n in counts.items():
         records, tensors = [], {m: {} for m in DIMS}
         for i in range(n):
             emotion = labels[i % len(labels)]
             speaker = int(rng.choice(list(SPLITS[split])))
             media_ctx = (out, media_rng, traits[speaker]) if spec.media else None
+            conflict = _draw_conflict(conflict_rng, emotion, spec.conflict_rate)
             record, feats = _make_sample(
                 rng,
                 f"syn-{split}-{i:05d}",
@@ -160,6 +170,7 @@ def generate(out_dir: str | Path, spec: SyntheticSpec | None = None) -> dict[str
                 mixing,
                 speakers[speaker],
                 media_ctx,
+                conflict,
             )
             records.append(record)
             for m, f in feats.items():
@@ -194,8 +205,10 @@ def _make_sample(
     mixing: dict[str, np.ndarray],
     bias: dict[str, np.ndarray],
     media_ctx: tuple | None = None,
+    conflict: dict[str, str] | None = None,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     va = EMOTIONS[emotion]
+    shown = {m: EMOTIONS[(conflict or {}).get(m, emotion)] for m in DIMS}
     intensity = float(rng.uniform(0.5, 1.0))
     present = list(DIMS)
     if rng.random() < spec.missing_rate:
@@ -203,7 +216,7 @@ def _make_sample(
     feats, cues = {}, {}
     if media_ctx is None:
         for m in present:
-            feats[m], cues[m] = _series(rng, m, va, intensity, mixing[m], bias[m])
+            feats[m], cues[m] = _series(rng, m, shown[m], intensity, mixing[m], bias[m])
         media = {m: f"features/{split}.{m}.safetensors#{sid}" for m in present}
         rationale = describe_cues(cues)
         measured = {
@@ -213,7 +226,12 @@ def _make_sample(
     else:
         out, media_rng, traits = media_ctx
         media, measured = write_sample_media(
-            out, sid, media_rng, va[0] * intensity, va[1] * intensity, traits, present
+            out,
+            sid,
+            media_rng,
+            {m: (v * intensity, a * intensity) for m, (v, a) in shown.items()},
+            traits,
+            present,
         )
         rationale = describe_media_cues(measured)
     if rng.random() < 0.4:
@@ -234,6 +252,19 @@ def _make_sample(
             "arousal": round(va[1] * intensity, 4),
         },
         "rationale": rationale,
-        "meta": {"cues": measured, "intensity": round(intensity, 4)},
+        "meta": {
+            "cues": measured,
+            "intensity": round(intensity, 4),
+            **({"conflict": conflict} if conflict else {}),
+        },
     }
     return record, feats
+
+
+def _draw_conflict(rng: np.random.Generator, emotion: str, rate: float) -> dict[str, str] | None:
+    """With probability `rate`, one of face/voice shows another emotion: {modality: shown emotion}."""
+    if rate <= 0 or rng.random() >= rate:
+        return None
+    modality = str(rng.choice(["video", "audio"]))
+    other = [e for e in EMOTIONS if e != emotion]
+    return {modality: str(rng.choice(other))}

@@ -107,24 +107,24 @@ def write_sample_media(
     out: Path,
     sid: str,
     rng: np.random.Generator,
-    valence: float,
-    arousal: float,
+    va: dict[str, tuple[float, float]],
     speaker: dict[str, float],
     present: list[str],
 ) -> tuple[dict[str, str], dict[str, dict]]:
-    """Write the present modalities' files for one sample under `out/media/`; return (media refs, measured cues)."""
+    """Write the present modalities' files for one sample under `out/media/` (each driven by its own (valence,
+    arousal) in `va`); return (media refs, measured cues)."""
     folder = out / "media"
     folder.mkdir(parents=True, exist_ok=True)
     media, cues = {}, {}
     if "video" in present:
         media["video"] = f"media/{sid}.mp4"
-        cues["video"] = write_face_video(out / media["video"], rng, valence, arousal, int(speaker["tone"]))
+        cues["video"] = write_face_video(out / media["video"], rng, *va["video"], int(speaker["tone"]))
     if "audio" in present:
         media["audio"] = f"media/{sid}.wav"
-        cues["audio"] = write_voice(out / media["audio"], rng, arousal, speaker["f0"])
+        cues["audio"] = write_voice(out / media["audio"], rng, va["audio"][1], speaker["f0"])
     if "sensor" in present:
         media["sensor"] = f"media/{sid}.csv"
-        cues["sensor"] = write_physiology(out / media["sensor"], rng, arousal, speaker["scl"])
+        cues["sensor"] = write_physiology(out / media["sensor"], rng, va["sensor"][1], speaker["scl"])
     return media, cues
 
 

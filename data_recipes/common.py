@@ -1,0 +1,158 @@
+"""What every recipe shares: the bad-row report, media references, split assignment, derived sensor files, and the
+manifest (counts per split and label, input checksums, recipe version)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emollm.io import atomic_write_json, atomic_write_text, write_jsonl
+from emollm.labels import VA_FORMULA, get_labels
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def find_root(root: str | Path | None, corpus: str, marker: str, subdirs: Iterable[str] = ()) -> Path:
+    """The folder under `root` (or one of `subdirs`) holding `marker`; a clear error when there is none."""
+    if root is None:
+        raise ValueError(f"{corpus} needs --root (the corpus folder holding {marker})")
+    base = Path(root)
+    for candidate in (base, *(base / s for s in subdirs)):
+        if (candidate / marker).exists():
+            return candidate
+    raise FileNotFoundError(f"{corpus}: {marker} not found under {base}")
+
+
+@dataclass
+class Conversion:
+    """One recipe run: collects records and bad rows, then writes the splits and the manifest atomically."""
+
+    corpus: str
+    label_set: str
+    version: int
+    root: Path
+    out: Path
+    records: list[dict[str, Any]] = field(default_factory=list)
+    bad: list[dict[str, Any]] = field(default_factory=list)
+    inputs: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
+    _ids: set[str] = field(default_factory=set)
+
+    def report(self, file: Path | str, line: int | None, reason: str) -> None:
+        """Record a bad row: where it is and why it was left out."""
+        self.bad.append({"file": str(file), "line": line, "reason": reason})
+
+    def checksum(self, *paths: Path) -> None:
+        """Record the SHA-256 of metadata/label files (keyed by their path relative to the root)."""
+        for p in paths:
+            self.inputs[str(p.relative_to(self.root))] = sha256_file(p)
+
+    def media(self, path: Path, file: Path | str, line: int | None) -> str | None:
+        """A media reference relative to the output folder, or None (and a report) when the file is missing."""
+        if not path.is_file():
+            self.report(file, line, f"media file not found: {path}")
+            return None
+        if path.stat().st_size == 0:
+            self.report(file, line, f"media file is empty: {path}")
+            return None
+        return os.path.relpath(path, self.out)
+
+    def label(self, value: str, file: Path | str, line: int | None) -> str | None:
+        """`value` if it is in the recipe's label set, else None and a report."""
+        if value not in get_labels(self.label_set):
+            self.report(file, line, f"unknown label {value!r}")
+            return None
+        return value
+
+    def add(self, record: dict[str, Any], file: Path | str, line: int | None) -> bool:
+        """Keep a record unless its id was seen before (then report it)."""
+        if record["id"] in self._ids:
+            self.report(file, line, f"duplicate id {record['id']}")
+            return False
+        self._ids.add(record["id"])
+        record.setdefault("corpus", self.corpus)
+        self.records.append({k: v for k, v in record.items() if v not in (None, {}, [])})
+        return True
+
+    def write(self, limit: int | None = None, seed: int = 0, write_all: bool = False) -> dict[str, Any]:
+        """Write one JSONL per split (`limit`: a seeded subset of at most N per split), `all.jsonl` too when
+        asked (for leave-one-group-out folds), and manifest.json."""
+        by_split: dict[str, list[dict]] = {}
+        for r in self.records:
+            by_split.setdefault(r["split"], []).append(r)
+        if write_all:
+            by_split["all"] = list(self.records)
+        manifest: dict[str, Any] = {
+            "corpus": self.corpus,
+            "label_set": self.label_set,
+            "recipe_version": self.version,
+            "splits": {},
+            "labels": {},
+            "inputs": self.inputs,
+            "bad": self.bad,
+            "va_normalisation": VA_FORMULA,
+            **self.notes,
+        }
+        for split, records in sorted(by_split.items()):
+            if limit and len(records) > limit:
+                records = sorted(random.Random(seed).sample(records, limit), key=lambda r: r["id"])
+            write_jsonl(self.out / f"{split}.jsonl", records)
+            manifest["splits"][split] = len(records)
+            manifest["labels"][split] = dict(Counter(r["labels"]["emotion"] for r in records).most_common())
+            speakers = {r["speaker"] for r in records if r.get("speaker")}
+            manifest.setdefault("speakers", {})[split] = len(speakers)
+        atomic_write_json(self.out / "manifest.json", manifest)
+        return manifest
+
+
+def assign_split(group: str, test: Iterable[str], dev: Iterable[str]) -> str:
+    """The split of a speaker/session/subject group: test, dev, else train."""
+    return "test" if group in set(test) else "dev" if group in set(dev) else "train"
+
+
+def hash_split(key: str, dev: float = 0.1, test: float = 0.1) -> str:
+    """A stable split from a key's hash (for corpora with neither official splits nor speakers)."""
+    u = int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "test" if u < test else "dev" if u < test + dev else "train"
+
+
+def write_sensor(conv: Conversion, sid: str, signals: dict[str, np.ndarray], rate: float) -> str:
+    """Write a derived sensor recording (`sensor/SID.npy` + `.json`, channels named by type) under the output
+    folder; return its reference."""
+    folder = conv.out / "sensor"
+    folder.mkdir(parents=True, exist_ok=True)
+    names = list(signals)
+    array = np.stack([np.asarray(signals[n], dtype=np.float32) for n in names])
+    tmp = folder / f".{sid}.npy.tmp"
+    with tmp.open("wb") as fh:
+        np.save(fh, array, allow_pickle=False)
+    os.replace(tmp, folder / f"{sid}.npy")
+    atomic_write_text(folder / f"{sid}.json", json.dumps({"channels": names, "rate": rate}))
+    return f"sensor/{sid}.npy"
+
+
+def finite_or_report(conv: Conversion, values: np.ndarray, file: Path | str, what: str) -> bool:
+    """True when `values` has no NaN/inf; otherwise report the file and what held them."""
+    if np.isfinite(values).all():
+        return True
+    conv.report(file, None, f"{what}: {int((~np.isfinite(values)).sum())} NaN/inf values")
+    return False
+
+
+RecipeFn = Callable[..., dict[str, Any]]

@@ -1,0 +1,140 @@
+"""Trained fusion baselines on disk (`OUT/<fusion>/model.safetensors` + `baseline.json` + `config.yaml`) and their
+evaluation on any split file with `emollm eval --baseline DIR`, in the same predictions/metrics/report format as
+the LLM."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from emollm.config import RunConfig, dump_config, load_config
+from emollm.io import atomic_write_json, atomic_write_text
+
+FORMAT = 1
+
+
+def save_baseline(
+    folder: Path,
+    model: torch.nn.Module,
+    name: str,
+    cfg: RunConfig,
+    bc: Any,
+    train: Any,
+    stats: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    labels: tuple[str, ...],
+) -> None:
+    """Write the fusion's weights, its training normalisation statistics and everything needed to rebuild it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    for m, (mean, std) in stats.items():
+        tensors[f"norm.{m}.mean"], tensors[f"norm.{m}.std"] = mean.contiguous(), std.contiguous()
+    tmp = folder / ".model.safetensors.tmp"
+    save_file(tensors, str(tmp))
+    tmp.replace(folder / "model.safetensors")
+    atomic_write_text(folder / "config.yaml", dump_config(cfg))
+    atomic_write_json(
+        folder / "baseline.json",
+        {
+            "format": FORMAT,
+            "fusion": name,
+            "dims": {m: int(f.shape[-1]) for m, f in train.feats.items()},
+            "modalities": train.modalities,
+            "labels": list(labels),
+            "label_set": cfg.data.labels,
+            "task": bc.task,
+            "text_encoder": bc.text_encoder,
+            "per_speaker_norm": bc.per_speaker_norm,
+        },
+    )
+
+
+def load_baseline(folder: str | Path) -> tuple[torch.nn.Module, dict[str, Any], RunConfig, dict]:
+    """Rebuild a saved fusion: (model in eval mode, baseline.json, run config, normalisation stats)."""
+    from emollm.baselines.models import build_fusion
+
+    folder = Path(folder)
+    meta_path = folder / "baseline.json"
+    if not meta_path.is_file() or not (folder / "model.safetensors").is_file():
+        raise FileNotFoundError(f"{folder}: not a saved baseline (needs baseline.json and model.safetensors)")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{meta_path}: unsupported baseline format {meta.get('format')!r}")
+    tensors = load_file(str(folder / "model.safetensors"))
+    regression = meta["task"] == "regression"
+    model = build_fusion(
+        meta["fusion"], meta["dims"], 2 if regression else len(meta["labels"]), regression=regression
+    )
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    model.eval()
+    stats = {
+        m: (tensors[f"norm.{m}.mean"], tensors[f"norm.{m}.std"])
+        for m in meta["dims"]
+        if f"norm.{m}.mean" in tensors
+    }
+    return model, meta, load_config(folder / "config.yaml"), stats
+
+
+def evaluate_baseline(
+    folder: str | Path,
+    data: str | Path,
+    out: str | Path,
+    cache_dir: str | Path | None = None,
+    label_map: str | Path | None = None,
+) -> dict[str, Any]:
+    """Score a saved classification baseline on a split file (gold labels first mapped into its label space by
+    `label_map`); write OUT/predictions.jsonl, OUT/metrics.json and OUT/report.{md,html}."""
+    import time
+
+    from emollm.baselines.data import apply_stats, load_features
+    from emollm.baselines.train import _score, predict_proba, prediction_rows
+    from emollm.io import write_jsonl
+
+    model, meta, cfg, stats = load_baseline(folder)
+    if meta["task"] != "classification":
+        raise ValueError(f"{folder}: evaluating a regression baseline on a split file is not supported here")
+    out = Path(out)
+    mapping = None
+    if label_map is not None:
+        from emollm.label_maps import load_label_map, map_split_file
+
+        lmap = load_label_map(label_map)
+        if lmap.target != meta["label_set"] or lmap.unmapped != "drop":
+            raise ValueError(f"label map {lmap.name}: a {meta['label_set']} baseline needs a map into "
+                             f"{meta['label_set']} that drops unmapped labels")  # fmt: skip
+        mapping = {
+            **lmap.describe(),
+            **map_split_file(data, lmap, out / "data.mapped.jsonl"),
+            "source_data": str(data),
+        }
+        data = out / "data.mapped.jsonl"
+    fs = load_features(cfg, data, cache_dir or cfg.data.cache_dir or out / "cache", meta["text_encoder"])
+    if len(fs) == 0:
+        raise ValueError(f"{data}: no usable samples for baseline {meta['fusion']}")
+    apply_stats(fs, stats, meta["per_speaker_norm"])
+    began = time.time()
+    with torch.no_grad():
+        probs = predict_proba(model, fs)
+    per = (time.time() - began) / len(fs)
+    labels = tuple(meta["labels"])
+    rows = prediction_rows(fs, probs, labels)
+    for row in rows:
+        row["score_seconds"] = round(per, 6)
+    score = _score(rows, labels)
+    score["seconds_per_sample"] = per
+    metrics = {"score": score, "baseline": meta["fusion"], "checkpoint": str(folder), "data": str(data),
+               "n_bad": len(fs.skipped), "label_map": mapping}  # fmt: skip
+    metrics["generated_data"] = any(i.startswith("syn-") for i in fs.ids)
+    write_jsonl(out / "predictions.jsonl", rows)
+    atomic_write_json(out / "metrics.json", metrics)
+    if fs.skipped:
+        atomic_write_json(out / "bad_samples.json", fs.skipped)
+    from emollm.report_eval import write_eval_report
+
+    info = {"checkpoint": str(folder), "baseline": meta["fusion"], "label_set": meta["label_set"],
+            "modalities": ", ".join(meta["modalities"])}  # fmt: skip
+    write_eval_report(out, metrics, labels, info)
+    return metrics

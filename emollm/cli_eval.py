@@ -1,0 +1,120 @@
+"""Evaluation verbs of the `emollm` command: eval, cross-corpus, robustness, rationales."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate a checkpoint (or a saved fusion baseline) on a split file: predictions, metrics, report."""
+    from emollm.evaluate import format_table
+
+    if bool(args.ckpt) == bool(args.baseline):
+        raise ValueError(
+            "give exactly one of --ckpt DIR (an LLM checkpoint) or --baseline DIR (a fusion baseline)"
+        )
+    if args.baseline:
+        from emollm.baselines.saved import evaluate_baseline
+
+        metrics = evaluate_baseline(args.baseline, args.data, args.out, args.cache, args.label_map)
+        modes: tuple[str, ...] = ("score",)
+    else:
+        import emollm
+        from emollm.evaluate import evaluate
+
+        modes = tuple(args.modes.split(","))
+        metrics = evaluate(emollm.load(args.ckpt), args.data, args.out, batch_size=args.batch_size, modes=modes,
+                           limit=args.limit, cache_dir=args.cache, label_map=args.label_map)  # fmt: skip
+    print(format_table({mode: metrics[mode] for mode in modes}))
+    for mode in modes:
+        ci = metrics[mode]["ci95"]["uar"]
+        print(
+            f"{mode}: UAR 95% CI [{ci[0]:.3f}, {ci[1]:.3f}], {1000 * metrics[mode]['seconds_per_sample']:.1f} ms/sample"
+        )
+    print(f"wrote {Path(args.out) / 'metrics.json'}, predictions.jsonl and report.md")
+    return 0
+
+
+def cmd_cross_corpus(args: argparse.Namespace) -> int:
+    """Train -> test matrix over corpora (zero-shot with label maps, and in-corpus) for the LLM and baselines."""
+    from emollm.cross_corpus import run_cross_corpus
+
+    summary = run_cross_corpus(args.spec, args.out, seed=args.seed, limit=args.limit)
+    for pair in summary["pairs"]:
+        cells = ", ".join(f"{k} {v['uar']:.3f}" for k, v in pair["systems"].items())
+        print(f"{pair['pair']:<28} {pair['kind']:<10} UAR: {cells}")
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return 0
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    """Evaluate under removed modalities, noise, blur/occlusion/dropped frames, sensor faults and misalignment."""
+    import emollm
+    from emollm.robustness import run_robustness
+
+    summary = run_robustness(emollm.load(args.ckpt), args.data, args.out, tuple(args.modes.split(",")),
+                             args.batch_size, args.limit, args.cache, args.only)  # fmt: skip
+    for row in summary["conditions"]:
+        if "uar" in row:
+            delta = "" if row["name"] == "clean" else f"  ({row['delta_uar']:+.3f})"
+            print(f"{row['name']:<34} UAR {row['uar']:.3f}{delta}")
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return 0
+
+
+def cmd_rationales(args: argparse.Namespace) -> int:
+    """Measure interpretable cues with the config's encoders and write cue-grounded rationales into a split copy."""
+    from emollm.config import load_config
+    from emollm.rationale import annotate_file
+
+    cfg = load_config(args.config, args.overrides)
+    summary = annotate_file(cfg, args.data, args.out, args.cache)
+    print(
+        json.dumps({k: v for k, v in summary.items() if k != "bad"} | {"bad": len(summary["bad"])}, indent=2)
+    )
+    return 0 if summary["ungrounded"] == 0 else 1
+
+
+def add_eval_verbs(sub: argparse._SubParsersAction) -> None:
+    """Register eval, cross-corpus, robustness and rationales."""
+    p = sub.add_parser("eval", help=cmd_eval.__doc__)
+    p.add_argument("--ckpt", help="LLM checkpoint folder")
+    p.add_argument("--baseline", help="saved fusion baseline folder (OUT/<fusion> of emollm baseline)")
+    p.add_argument("--data", required=True, help="split JSONL")
+    p.add_argument("--out", required=True)
+    p.add_argument(
+        "--label-map", help="map the data's gold labels into the model's label space (eval/label_maps)"
+    )
+    p.add_argument("--modes", default="generate,score", help="generate, score or both (comma-separated)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--limit", type=int)
+    p.add_argument("--cache", help="feature cache root (default: OUT/cache)")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("cross-corpus", help=cmd_cross_corpus.__doc__)
+    p.add_argument("--spec", required=True, help="YAML spec (see eval/cross_corpus.yaml)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, help="evaluate at most N samples per test set")
+    p.set_defaults(func=cmd_cross_corpus)
+
+    p = sub.add_parser("robustness", help=cmd_robustness.__doc__)
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--data", required=True, help="split JSONL with raw media")
+    p.add_argument("--out", required=True)
+    p.add_argument("--modes", default="score", help="score (default), generate, or both")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--limit", type=int)
+    p.add_argument("--cache", help="feature cache root (default: OUT/cache)")
+    p.add_argument("--only", action="append", help="run only conditions starting with this (repeatable)")
+    p.set_defaults(func=cmd_robustness)
+
+    p = sub.add_parser("rationales", help=cmd_rationales.__doc__)
+    p.add_argument("--config", help="YAML preset whose modalities name the encoders")
+    p.add_argument("--data", required=True, help="split JSONL to annotate")
+    p.add_argument("--out", required=True, help="annotated copy (may equal --data)")
+    p.add_argument("--cache", help="feature cache root (default: data.cache_dir)")
+    p.add_argument("overrides", nargs="*", help="key.path=value overrides")
+    p.set_defaults(func=cmd_rationales)

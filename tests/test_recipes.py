@@ -1,0 +1,234 @@
+"""Every data recipe on a small fake tree with the corpus's real file names and metadata formats: counts, splits,
+labels, bad-row reports, manifest, and that the output loads as Samples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from data_recipes import RECIPES
+from data_recipes.__main__ import main as recipes_main
+from emollm.data.media import load_sensor
+from emollm.data.sample import load_samples
+from emollm.labels import get_labels
+from tests import fake_corpora
+
+
+def _convert(name: str, tmp_path: Path, **opts) -> tuple[dict, dict[str, list[dict]]]:
+    getattr(fake_corpora, name)(tmp_path / "raw")
+    manifest = RECIPES[name](root=str(tmp_path / "raw"), out=str(tmp_path / "out"), **opts)
+    rows = {}
+    for split in manifest["splits"]:
+        path = tmp_path / "out" / f"{split}.jsonl"
+        samples, bad = load_samples(path, get_labels(manifest["label_set"]))
+        assert not bad, bad
+        rows[split] = [json.loads(line) for line in path.read_text().splitlines()]
+        assert [s.id for s in samples] == [r["id"] for r in rows[split]]
+    assert (tmp_path / "out" / "manifest.json").is_file() and manifest["recipe_version"] >= 1
+    return manifest, rows
+
+
+def _reasons(manifest: dict) -> list[str]:
+    return sorted(b["reason"].split(":")[0] for b in manifest["bad"])
+
+
+def test_iemocap_four_and_six_class_conventions(tmp_path: Path) -> None:
+    m4, rows = _convert("iemocap", tmp_path / "a")
+    assert m4["splits"] == {"train": 2, "dev": 1, "test": 1, "all": 4}
+    assert [r["labels"]["emotion"] for r in rows["train"]] == ["neutral", "happy"]  # exc merged into hap
+    assert m4["excluded"] == {"fru": 1, "xxx": 1}
+    assert _reasons(m4) == [
+        "media file not found",
+        "session folder missing",
+        "session folder missing",
+        "unknown emotion code 'zzz'",
+    ]
+    first = rows["train"][0]
+    assert first["text"] == "words number 0." and first["speaker"] == "Ses01F"
+    assert (
+        first["labels"]["valence"] == -0.25
+        and first["labels"]["arousal"] == 0.0
+        and first["labels"]["dominance"] == 0.5
+    )
+    m6, rows6 = _convert("iemocap", tmp_path / "b", classes="6")
+    assert [r["labels"]["emotion"] for r in rows6["train"]] == ["neutral", "excited", "frustrated"]
+    assert m6["label_set"] == "iemocap6" and m6["excluded"] == {"xxx": 1}
+    with pytest.raises(ValueError, match="classes must be 4 or 6"):
+        RECIPES["iemocap"](root=str(tmp_path / "a" / "raw"), out=str(tmp_path / "c"), classes="5")
+
+
+def test_ravdess_filename_codes_pair_audio_and_video(tmp_path: Path) -> None:
+    manifest, rows = _convert("ravdess", tmp_path)
+    assert manifest["splits"] == {"train": 1, "test": 1, "all": 2}
+    take = rows["train"][0]
+    assert (
+        take["labels"]["emotion"] == "happy" and take["speaker"] == "actor01" and take["meta"]["sex"] == "m"
+    )
+    assert set(take["media"]) == {"audio", "video"} and take["media"]["video"].endswith(
+        "01-01-03-01-01-01-01.mp4"
+    )
+    assert take["text"] == "Kids are talking by the door."
+    song = rows["test"][0]
+    assert song["labels"]["emotion"] == "angry" and song["meta"] == {
+        "channel": "song",
+        "intensity": "strong",
+        "repetition": 1,
+        "sex": "f",
+    }
+    assert _reasons(manifest) == [
+        "file name is not a valid RAVDESS code MM-VV-EE-II-SS-RR-AA",
+        "unknown emotion code '09'",
+    ]
+
+
+def test_cremad_intended_and_perceived_labels(tmp_path: Path) -> None:
+    manifest, rows = _convert("cremad", tmp_path / "a")
+    assert manifest["splits"] == {"train": 1, "dev": 1, "test": 1, "all": 3}
+    ang = rows["train"][0]
+    assert ang["labels"]["emotion"] == "anger" and set(ang["media"]) == {"audio", "video"}
+    assert ang["meta"]["vote"] == "A" and ang["meta"]["agreement"] == 0.8 and ang["meta"]["sex"] == "Male"
+    assert ang["text"] == "Don't forget a jacket."
+    assert _reasons(manifest) == ["file name is not ACTOR_SENTENCE_EMOTION_LEVEL"]
+    perceived, _ = _convert("cremad", tmp_path / "b", label="perceived")
+    assert perceived["splits"]["all"] == 2 and perceived["excluded"] == {"H:N": 1}
+
+
+def test_msp_improv_evaluation_file(tmp_path: Path) -> None:
+    manifest, rows = _convert("msp_improv", tmp_path)
+    assert manifest["splits"] == {"train": 1, "dev": 1, "all": 2}
+    assert rows["train"][0]["labels"] == {
+        "emotion": "angry",
+        "valence": -0.5,
+        "arousal": -0.2,
+        "dominance": 0.1,
+    }
+    assert rows["dev"][0]["speaker"] == "M05" and rows["dev"][0]["meta"]["type"] == "natural interaction"
+    assert manifest["excluded"] == {"O": 1} and _reasons(manifest) == ["media file not found"]
+
+
+def test_mosi_mmsa_layout_and_polarity(tmp_path: Path) -> None:
+    manifest, rows = _convert("mosi", tmp_path)
+    assert manifest["splits"] == {"train": 1, "dev": 1, "test": 1}
+    assert rows["train"][0]["labels"] == {"emotion": "positive", "sentiment": 2.4, "valence": 0.8}
+    assert (
+        rows["dev"][0]["labels"]["emotion"] == "neutral"
+        and rows["test"][0]["labels"]["emotion"] == "negative"
+    )
+    assert _reasons(manifest) == ["malformed row (label '7.5' outside -3..3)", "media file not found"]
+
+
+def test_mer2023_csv_labels_and_refuses_pickle(tmp_path: Path) -> None:
+    manifest, rows = _convert("mer2023", tmp_path)
+    assert manifest["splits"]["test"] == 1 and sum(manifest["splits"].values()) == 3
+    labelled = {r["id"]: r for split in rows.values() for r in split}
+    assert labelled["mer2023-sample_00000001"]["text"] == "I passed!"
+    assert labelled["mer2023-sample_00000001"]["labels"]["valence"] == 0.7
+    assert _reasons(manifest) == ["unknown label 'bored'"]
+    npz_only = tmp_path / "npz"
+    npz_only.mkdir()
+    (npz_only / "label-6way.npz").write_bytes(b"PK")
+    with pytest.raises(ValueError, match="pickled Python objects"):
+        RECIPES["mer2023"](root=str(npz_only), out=str(tmp_path / "o2"))
+
+
+def test_deap_trials_become_sensor_samples(tmp_path: Path) -> None:
+    manifest, rows = _convert("deap", tmp_path)
+    assert manifest["splits"] == {"train": 2, "test": 2, "all": 4}
+    assert [r["labels"]["emotion"] for r in rows["train"]] == ["excited", "depressed"]
+    assert [r["labels"]["emotion"] for r in rows["test"]] == ["tense", "relaxed"]  # valence 5 is not > 5
+    assert rows["train"][0]["labels"]["valence"] == 0.5
+    rec = load_sensor(tmp_path / "out" / rows["train"][0]["media"]["sensor"])
+    assert set(rec.signals) == {"emg", "eda", "resp", "ppg", "temp"} and rec.rates["eda"] == 128.0
+    assert len(rec.signals["eda"]) == 640
+    assert len(manifest["bad"]) == 1 and manifest["bad"][0]["reason"].startswith(
+        "unreadable participant file"
+    )
+    assert manifest["bad"][0]["file"].endswith("s02.mat")
+
+
+def test_dreamer_single_mat_file(tmp_path: Path) -> None:
+    manifest, rows = _convert("dreamer", tmp_path)
+    assert manifest["splits"] == {"train": 4, "all": 4}
+    assert [r["labels"]["emotion"] for r in rows["train"]] == ["excited", "depressed"] * 2
+    rec = load_sensor(tmp_path / "out" / rows["train"][0]["media"]["sensor"])
+    assert (
+        set(rec.signals) == {"ecg", "ecg_2"} and rec.rates["ecg"] == 256.0 and len(rec.signals["ecg"]) == 1024
+    )
+
+
+def test_amigos_skips_empty_and_nan_trials(tmp_path: Path) -> None:
+    manifest, rows = _convert("amigos", tmp_path)
+    assert manifest["splits"] == {"train": 1, "all": 1}
+    trial = rows["train"][0]
+    assert trial["labels"]["emotion"] == "tense" and trial["meta"] == {"video": "4", "basic": ["happiness"]}
+    assert len(manifest["bad"]) == 2 and any("NaN" in b["reason"] for b in manifest["bad"])
+
+
+def test_mahnob_sessions_and_bdf(tmp_path: Path) -> None:
+    manifest, rows = _convert("mahnob", tmp_path)
+    assert manifest["splits"] == {"train": 1, "all": 1} and manifest["excluded"] == {
+        "no felt-emotion rating": 1
+    }
+    session = rows["train"][0]
+    assert session["labels"] == {"emotion": "anger", "valence": -0.75, "arousal": 0.5}
+    assert set(session["media"]) == {"sensor", "video"}
+    assert set(load_sensor(tmp_path / "out" / session["media"]["sensor"]).signals) == {
+        "ecg",
+        "eda",
+        "resp",
+        "temp",
+    }
+    assert len(manifest["bad"]) == 1 and "malformed XML" in manifest["bad"][0]["reason"]
+
+
+def test_savee_and_enterface(tmp_path: Path) -> None:
+    savee, rows = _convert("savee", tmp_path / "s")
+    assert savee["splits"] == {"train": 2, "test": 1, "all": 3}
+    assert {r["labels"]["emotion"] for r in rows["train"]} == {"anger", "sadness"}
+    assert "unknown emotion code" in savee["bad"][0]["reason"]
+    ent, rows = _convert("enterface", tmp_path / "e")
+    assert ent["splits"] == {"train": 2, "test": 1, "all": 3}
+    assert (
+        rows["test"][0]["id"] == "enterface-s40-fe-3" and "disagrees with folder" in ent["bad"][0]["reason"]
+    )
+
+
+def test_emodb_without_labels_csv_decodes_file_names(tmp_path: Path) -> None:
+    for name in ("03a01Fa", "15b02Wb", "12a05Ta", "08a01Qx"):
+        fake_corpora.wav(tmp_path / "raw" / "wav" / f"{name}.wav")
+    manifest = RECIPES["emodb"](root=str(tmp_path / "raw"), out=str(tmp_path / "out"))
+    assert manifest["splits"] == {"train": 1, "dev": 1, "test": 1, "all": 3}
+    assert manifest["labels"]["all"] == {"happiness": 1, "anger": 1, "sadness": 1}
+    assert "unknown label" in manifest["bad"][0]["reason"]
+
+
+def test_emorynlp_speaker_lists_and_bad_rows(tmp_path: Path) -> None:
+    root = tmp_path / "raw"
+    root.mkdir()
+    head = "Utterance,Speaker,Emotion,Scene_ID,Utterance_ID,Season,Episode,Start_Time,End_Time\n"
+    (root / "emorynlp_train_final.csv").write_text(
+        head + "Coffee.,['Rachel Green'],Neutral,1,1,1,15,0,1\n"
+        "Hi!,\"['Ross Geller', 'Monica Geller']\",Joyful,1,2,1,15,1,2\n"
+        "Huh,['Joey'],Bored,1,3,1,15,2,3\nOops,[broken,Mad,1,4,1,15,3,4\nCoffee.,['Rachel Green'],Neutral,1,1,1,15,0,1\n"
+    )
+    (root / "emorynlp_dev_final.csv").write_text(head + "Yes,['Phoebe Buffay'],Powerful,2,1,1,16,0,1\n")
+    manifest = RECIPES["emorynlp"](root=str(root), out=str(tmp_path / "out"))
+    assert manifest["splits"] == {"train": 2, "dev": 1} and manifest["missing_splits"] == ["test"]
+    rows = [json.loads(x) for x in (tmp_path / "out" / "train.jsonl").read_text().splitlines()]
+    assert rows[1]["speaker"] == "Ross Geller & Monica Geller" and rows[1]["labels"]["emotion"] == "joyful"
+    assert rows[1]["meta"]["context"] == ["Rachel Green: Coffee."]
+    lines = {b["line"]: b["reason"] for b in manifest["bad"]}
+    assert lines[4] == "unknown label 'bored'" and "malformed row" in lines[5] and "duplicate id" in lines[6]
+
+
+def test_recipe_cli_reports_bad_rows_and_strict_fails(tmp_path: Path, capsys) -> None:
+    fake_corpora.savee(tmp_path / "raw")
+    args = ["savee", "--root", str(tmp_path / "raw"), "--out", str(tmp_path / "out")]
+    assert recipes_main(args) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["bad_rows"] == 1 and "x01.wav" in captured.err
+    assert recipes_main([*args, "--strict"]) == 3
+    assert recipes_main(["savee", "--root", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 2
+    assert recipes_main([*args, "--opt", "classes=6"]) == 2  # savee has no such option
