@@ -253,8 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run a verb; known user errors print one line and exit 2."""
     from emollm.checkpoint import CheckpointError
     from emollm.config import ConfigError
+    from emollm.report import set_command
 
     args = build_parser().parse_args(argv)
+    set_command(["emollm", *(sys.argv[1:] if argv is None else argv)])
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
     )

@@ -17,13 +17,14 @@ from tqdm.auto import tqdm
 
 from emollm.asr import transcriber_for
 from emollm.config import MODALITIES
+from emollm.data.dataset import sample_va
 from emollm.data.prepass import feature_pass
 from emollm.data.sample import Sample, load_samples
 from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.generate import generate_answers, score_labels
 from emollm.io import atomic_write_json, write_jsonl
-from emollm.metrics import bootstrap_ci, classification_metrics, reliability
-from emollm.parse import parse_answer
+from emollm.metrics import bootstrap_ci, classification_metrics, regression_metrics, reliability
+from emollm.parse import parse_answer, parse_va
 from emollm.rationale import verify_rationale
 
 log = logging.getLogger("emollm.evaluate")
@@ -57,6 +58,8 @@ def _predict_batch(
             parsed = parse_answer(answer, model.labels, model.label_set)
             row["predicted"], row["answer"] = parsed.label, answer
             row["generate_seconds"] = round(per, 4)
+            if model.template.answer_va and sample_va(sample) is not None:
+                row["gold_va"], row["predicted_va"] = sample_va(sample), parse_va(answer)
             if sample.meta.get("measured") is not None and parsed.rationale:
                 problems = verify_rationale(parsed.rationale, sample.meta["measured"], sample.text)
                 row["rationale_problems"] = problems
@@ -91,6 +94,7 @@ def evaluate(
     data, gold_labels, mapping = _mapped_data(model, data, label_map, out)
     samples, bad = load_samples(data, gold_labels)
     samples = samples[:limit] if limit else samples
+    samples, ignored = _model_modalities(samples, model)
     asr = transcriber_for(model.config.data.asr, cache_dir or out / "cache")
     if asr is not None:
         samples = asr.fill(samples)
@@ -104,6 +108,7 @@ def evaluate(
         model.encoders = plain
     metrics.update(data=str(data), n_bad_records=len(bad), n_bad_media=len(bad_media), label_map=mapping)
     metrics["generated_data"] = any(s.corpus == "synthetic" for s in samples)
+    metrics["ignored_modalities"] = ignored
     atomic_write_json(out / "metrics.json", metrics)
     if report:
         from emollm.report_eval import write_eval_report
@@ -163,6 +168,9 @@ def summarize(rows: list[dict[str, Any]], labels: tuple[str, ...], modes: tuple[
         conf = [max(r["scores"].values()) for r in rows]
         result["score"]["calibration"] = reliability(conf, [r["scored_label"] == r["gold"] for r in rows])
         result["score"]["ece"] = result["score"]["calibration"]["ece"]
+    with_va = [r for r in rows if "gold_va" in r]
+    if "generate" in modes and with_va:
+        result["generate"]["valence_arousal"] = va_metrics(with_va)
     checked = [r for r in rows if "rationale_problems" in r]
     if "generate" in modes and checked:
         result["generate"]["rationale_grounded_rate"] = sum(
@@ -170,6 +178,38 @@ def summarize(rows: list[dict[str, Any]], labels: tuple[str, ...], modes: tuple[
         ) / len(checked)
         result["generate"]["rationale_checked"] = len(checked)
     return result
+
+
+def _model_modalities(samples: list[Sample], model: Any) -> tuple[list[Sample], dict[str, int]]:
+    """Samples restricted to the modalities the model has encoders for (e.g. an audio-only model tested on a
+    tri-modal corpus), with a count of the inputs left out per modality; samples left with no input are dropped."""
+    import dataclasses
+
+    ignored: dict[str, int] = {}
+    kept = []
+    for s in samples:
+        extra = [m for m in s.media if m not in model.encoders]
+        for m in extra:
+            ignored[m] = ignored.get(m, 0) + 1
+        if extra:
+            s = dataclasses.replace(s, media={m: r for m, r in s.media.items() if m in model.encoders})
+        if s.media or s.text:
+            kept.append(s)
+    if ignored:
+        log.warning("inputs without an encoder in this model are left out: %s", ignored)
+    return kept, ignored
+
+
+def va_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """CCC/MSE/... of parsed valence and arousal answers; an unreadable VA answer counts as unparsed (not scored)."""
+    read = [r for r in rows if r["predicted_va"] is not None]
+    out: dict[str, Any] = {"n": len(rows), "unparsed_rate": 1 - len(read) / len(rows)}
+    if len(read) >= 2:
+        for j, name in enumerate(("valence", "arousal")):
+            out[name] = regression_metrics(
+                [r["gold_va"][j] for r in read], [r["predicted_va"][j] for r in read]
+            )
+    return out
 
 
 def _mapped_data(

@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from emollm.labels import LABEL_SETS, synonyms
 
 _STRICT = re.compile(r"(?:emotion|label)\s*[:=\-]\s*[*_\"']*\s*([A-Za-z]+)", re.IGNORECASE)
-_REASON = re.compile(r"(?:reason|rationale|because)\s*[:\-]?\s*(.+)", re.IGNORECASE | re.DOTALL)
+_REASON = re.compile(
+    r"(?:reason|rationale|because|cues)\s*[:\-]?\s*(.+?)\s*(?=\n\s*(?:emotion|label|valence)\s*[:=]|\Z)",
+    re.IGNORECASE | re.DOTALL,
+)
+_VA = re.compile(r"valence\s*[:=]\s*([+-]?\d*\.?\d+)\s*,?\s*arousal\s*[:=]\s*([+-]?\d*\.?\d+)", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z]+")
 
 
@@ -39,3 +43,12 @@ def parse_answer(text: str, labels: tuple[str, ...], label_set: str | None = Non
         return ParsedAnswer(canonical(strict.group(1), labels, label_set), rationale)
     found = {c for c in (canonical(w, labels, label_set) for w in _WORD.findall(text)) if c}
     return ParsedAnswer(found.pop() if len(found) == 1 else None, rationale)
+
+
+def parse_va(text: str) -> tuple[float, float] | None:
+    """Read `Valence: v, arousal: a` from an answer (each in [-1, 1]); None when absent or out of range."""
+    m = _VA.search(text)
+    if not m:
+        return None
+    v, a = float(m.group(1)), float(m.group(2))
+    return (v, a) if -1 <= v <= 1 and -1 <= a <= 1 else None

@@ -39,6 +39,10 @@ class PromptTemplate:
     answer: str
     answer_label_only: str
     version: int = 1
+    context: str | None = None
+    """Optional line(s) for the previous dialogue turns (`{context}`), used when a sample has `meta.context`."""
+    answer_va: str | None = None
+    """Optional answer line with `{valence}` and `{arousal}` in [-1, 1], appended for samples that have them."""
     source: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def user_message(
@@ -48,10 +52,12 @@ class PromptTemplate:
         text: str | None = None,
         instruction: int = 0,
         question: str | None = None,
+        context: list[str] | None = None,
     ) -> str:
-        """The user turn: one line per present modality (placeholder already expanded), transcript, instruction
-        (or a free `question` in its place)."""
-        lines = [self.media[m].format(placeholder=placeholders[m]) for m in MODALITIES if m in placeholders]
+        """The user turn: dialogue context (when the template uses it), one line per present modality
+        (placeholder already expanded), transcript, instruction (or a free `question` in its place)."""
+        lines = [self.context.format(context="\n".join(context))] if self.context and context else []
+        lines += [self.media[m].format(placeholder=placeholders[m]) for m in MODALITIES if m in placeholders]
         if text:
             lines.append(self.text.format(text=text))
         missing = [m for m in MODALITIES if m not in placeholders]
@@ -69,21 +75,31 @@ class PromptTemplate:
         text: str | None = None,
         instruction: int = 0,
         answer: str | None = None,
+        context: list[str] | None = None,
     ) -> list[dict[str, str]]:
         """Chat messages (system, user and, when given, the assistant answer)."""
         msgs = [
             {"role": "system", "content": self.system},
-            {"role": "user", "content": self.user_message(labels, placeholders, text, instruction)},
+            {
+                "role": "user",
+                "content": self.user_message(labels, placeholders, text, instruction, context=context),
+            },
         ]
         if answer is not None:
             msgs.append({"role": "assistant", "content": answer})
         return msgs
 
-    def format_answer(self, label: str, rationale: str | None) -> str:
-        """The assistant answer the parser expects: label, then the rationale when there is one."""
-        if rationale:
-            return self.answer.format(label=label, rationale=rationale)
-        return self.answer_label_only.format(label=label)
+    def format_answer(self, label: str, rationale: str | None, va: tuple[float, float] | None = None) -> str:
+        """The assistant answer the parser expects: label and the rationale when there is one, then valence and
+        arousal when the template asks for them and the sample has them."""
+        text = (
+            self.answer.format(label=label, rationale=rationale)
+            if rationale
+            else self.answer_label_only.format(label=label)
+        )
+        if self.answer_va and va is not None:
+            text += "\n" + self.answer_va.format(valence=va[0], arousal=va[1])
+        return text
 
     def to_yaml(self) -> str:
         """The template as YAML text (stored in every checkpoint)."""
@@ -106,7 +122,18 @@ def parse_template(data: dict[str, Any], where: str) -> PromptTemplate:
     if not data["instructions"]:
         raise ValueError(f"prompt template {where}: needs at least one instruction")
     fields = {k: data[k] for k in REQUIRED_KEYS}
-    return PromptTemplate(**fields, version=int(data.get("version", 1)), source=dict(data))
+    for key in ("answer_va",):
+        if data.get(key) and ("{valence" not in data[key] or "{arousal" not in data[key]):
+            raise ValueError(f"prompt template {where}: {key} needs {{valence}} and {{arousal}}")
+    if data.get("context") and "{context}" not in data["context"]:
+        raise ValueError(f"prompt template {where}: context needs {{context}}")
+    return PromptTemplate(
+        **fields,
+        version=int(data.get("version", 1)),
+        context=data.get("context"),
+        answer_va=data.get("answer_va"),
+        source=dict(data),
+    )
 
 
 def load_template(name_or_path: str | Path) -> PromptTemplate:

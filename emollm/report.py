@@ -93,8 +93,18 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+_COMMAND: list[str] = []
+
+
+def set_command(argv: list[str]) -> None:
+    """Record the command being run (the CLI calls this with its own arguments)."""
+    _COMMAND[:] = argv
+
+
 def command_line() -> str:
-    """The command that produced this process, quoted so it can be pasted back."""
+    """The command that produced this run (as recorded by the CLI, else this process's argv), shell-quoted."""
+    if _COMMAND:
+        return " ".join(map(shlex.quote, _COMMAND))
     prog = Path(sys.argv[0]).name
     prog = "emollm" if prog in ("emollm", "__main__.py", "cli.py") else prog
     return " ".join([prog, *map(shlex.quote, sys.argv[1:])])

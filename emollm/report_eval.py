@@ -49,9 +49,8 @@ def write_eval_report(
     out = Path(out)
     modes = [m for m in ("generate", "score") if m in metrics]
     what = info.get("checkpoint") or metrics.get("checkpoint") or "model"
-    report = Report(
-        title_for(f"Evaluation of {Path(str(what)).name} on {Path(str(metrics['data'])).name}", metrics)
-    )
+    data = (metrics.get("label_map") or {}).get("source_data") or metrics["data"]
+    report = Report(title_for(f"Evaluation of {Path(str(what)).name} on {Path(str(data)).name}", metrics))
     report.heading("Headline (95% bootstrap CI)")
     report.table(["mode", *HEADLINE, "latency / sample"], headline_rows(metrics, modes))
     mapping = metrics.get("label_map")
@@ -60,6 +59,10 @@ def write_eval_report(
             f"Gold labels mapped with {mapping['name']} v{mapping['version']} ({mapping['source']} -> "
             f"{mapping['target']}); kept {mapping['kept']}, dropped {sum(mapping['dropped'].values())} "
             f"({mapping['dropped']}); unmapped labels are {mapping['unmapped']}ped."
+        )
+    if metrics.get("ignored_modalities"):
+        report.para(
+            f"Inputs the model has no encoder for were left out: {metrics['ignored_modalities']} (samples)."
         )
     report.heading("Per class")
     header = ["label"] + [f"{m} {k}" for m in modes for k in ("precision", "recall", "f1")] + ["support"]
@@ -75,7 +78,10 @@ def write_eval_report(
     report.image("per_class_f1.png", "per-class F1 per mode")
     for mode in modes:
         plot_confusion(
-            metrics[mode]["confusion"]["matrix"], list(labels), out / f"confusion_{mode}.png", MODE_NAMES[mode]
+            metrics[mode]["confusion"]["matrix"],
+            list(labels),
+            out / f"confusion_{mode}.png",
+            MODE_NAMES[mode],
         )
         report.image(f"confusion_{mode}.png", f"confusion matrix, {MODE_NAMES[mode]} (rows: gold)")
     if "calibration" in metrics.get("score", {}):

@@ -167,6 +167,7 @@ def run_robustness(
         done = cdir / "metrics.json"
         if not done.is_file():
             log.info("robustness: %s", cond.name)
+            cdir.mkdir(parents=True, exist_ok=True)  # relative media paths walk up through it
             recs, skipped = condition_records(cond, records, data.parent, cdir)
             write_jsonl(cdir / "data.jsonl", recs)
             if recs:

@@ -41,10 +41,17 @@ def sample_messages(
         return _expand_given_messages(sample, tokens, with_answer)
     answer = None
     if with_answer:
-        answer = template.format_answer(sample.emotion, sample.rationale if with_rationale else None)
+        va = sample_va(sample)
+        answer = template.format_answer(sample.emotion, sample.rationale if with_rationale else None, va)
     placeholders = {m: tokens[m].expanded() for m in sample.media}
     choice = instruction_index(sample.id, len(template.instructions)) if with_answer else 0
-    return template.messages(labels, placeholders, sample.text, choice, answer)
+    return template.messages(labels, placeholders, sample.text, choice, answer, sample.meta.get("context"))
+
+
+def sample_va(sample: Sample) -> tuple[float, float] | None:
+    """The sample's (valence, arousal) in [-1, 1], when it has both."""
+    v, a = sample.labels.get("valence"), sample.labels.get("arousal")
+    return (float(v), float(a)) if isinstance(v, (int, float)) and isinstance(a, (int, float)) else None
 
 
 def _expand_given_messages(

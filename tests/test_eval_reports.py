@@ -1,0 +1,192 @@
+"""`emollm eval` with label maps and saved baselines, `emollm cross-corpus` and `emollm robustness`: files,
+reports and numbers that agree with each other."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from emollm.cli import main
+from emollm.io import write_jsonl
+from tests.conftest import tiny_overrides
+
+TO_EMODB = {"neutral": "neutral", "happy": "happiness", "sad": "sadness", "angry": "anger"}
+
+
+def _emodb_labelled(syn_data: Path, out: Path) -> Path:
+    """The generated test split with EmoDB label names, plus one 'boredom' sample the map must drop."""
+    rows = [json.loads(x) for x in (syn_data / "test.jsonl").read_text().splitlines()]
+    for r in rows:
+        r["labels"] = {"emotion": TO_EMODB[r["labels"]["emotion"]]}
+        r["media"] = {m: str((syn_data / ref.partition("#")[0]).resolve()) + "#" + ref.partition("#")[2]
+                      for m, ref in r["media"].items()}  # fmt: skip
+    rows.append({**rows[0], "id": "bored-1", "labels": {"emotion": "boredom"}})
+    write_jsonl(out / "test.jsonl", rows)
+    return out
+
+
+def _png(path: Path) -> bool:
+    return path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_eval_with_label_map_writes_report_and_counts_drops(trained_ckpt, syn_data, tmp_path, capsys) -> None:
+    data = _emodb_labelled(syn_data, tmp_path / "emodb_like")
+    out = tmp_path / "ev"
+    args = ["eval", "--ckpt", str(trained_ckpt), "--data", str(data / "test.jsonl"), "--out", str(out)]
+    assert main([*args, "--label-map", "emodb_to_synthetic4"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["label_map"]["dropped"] == {"boredom": 1} and metrics["label_map"]["kept"] == 12
+    assert metrics["score"]["n"] == metrics["generate"]["n"] == 12
+    assert (
+        0 <= metrics["score"]["ece"] <= 1
+        and sum(b["n"] for b in metrics["score"]["calibration"]["bins"]) == 12
+    )
+    rows = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
+    assert {r["gold"] for r in rows} <= {"neutral", "happy", "sad", "angry"} and all(
+        "scores" in r for r in rows
+    )
+    report = (out / "report.md").read_text()
+    assert "GENERATED DATA" in report and "emodb_to_synthetic4 v1" in report and "dropped 1" in report
+    assert "--label-map emodb_to_synthetic4" in report  # the exact command is recorded
+    for png in ("per_class_f1.png", "confusion_score.png", "confusion_generate.png", "reliability.png"):
+        assert _png(out / png), png
+    assert (out / "report.html").read_text().count("<img") == 4
+    assert "UAR 95% CI" in capsys.readouterr().out
+    # without the map, EmoDB names other than "neutral" are unknown labels: reported bad, never guessed
+    unmapped = _evaluate_unmapped(trained_ckpt, data, tmp_path)
+    assert unmapped["n_bad_records"] == 10 and unmapped["score"]["n"] == 3
+    assert main([*args, "--label-map", "meld_to_emorynlp"]) == 2  # maps into the wrong label space
+
+
+def _evaluate_unmapped(ckpt: Path, data: Path, tmp_path: Path) -> dict:
+    from emollm.checkpoint import load_checkpoint
+    from emollm.evaluate import evaluate
+
+    return evaluate(load_checkpoint(ckpt), data / "test.jsonl", tmp_path / "ev2", report=False)
+
+
+def test_saved_baseline_evaluates_like_it_scored_in_training(tiny_lm, syn_data, tmp_path, capsys) -> None:
+    from emollm.baselines import run_baselines
+    from emollm.config import load_config
+
+    cfg = load_config(
+        None, tiny_overrides(tiny_lm, syn_data, tmp_path / "run", data__cache_dir=tmp_path / "cache")
+    )
+    run_baselines(cfg, syn_data, tmp_path / "bl", ("early", "late"))
+    assert main(["eval", "--baseline", str(tmp_path / "bl" / "early"), "--data", str(syn_data / "test.jsonl"),
+                 "--out", str(tmp_path / "ev")]) == 0  # fmt: skip
+    trained = [
+        json.loads(x) for x in (tmp_path / "bl" / "early" / "predictions.jsonl").read_text().splitlines()
+    ]
+    again = [json.loads(x) for x in (tmp_path / "ev" / "predictions.jsonl").read_text().splitlines()]
+    assert [r["predicted"] for r in trained] == [r["predicted"] for r in again]
+    for a, b in zip(trained, again, strict=True):
+        assert all(abs(a["scores"][k] - b["scores"][k]) < 1e-5 for k in a["scores"])
+    assert _png(tmp_path / "ev" / "confusion_score.png")
+    assert main(["eval", "--baseline", str(tmp_path / "bl"), "--data", str(syn_data / "test.jsonl"),
+                 "--out", str(tmp_path / "x")]) == 2  # not a saved baseline folder  # fmt: skip
+    assert main(["eval", "--data", str(syn_data / "test.jsonl"), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_cross_corpus_matrix(trained_ckpt, tiny_lm, syn_data, tmp_path, capsys) -> None:
+    emodb_like = _emodb_labelled(syn_data, tmp_path / "emodb_like")
+    overrides = [
+        o for o in tiny_overrides(tiny_lm, syn_data, tmp_path / "run") if o.startswith("modalities.")
+    ]
+    spec = {
+        "sources": {"syn": {"data": str(syn_data), "checkpoint": str(trained_ckpt), "overrides": overrides,
+                            "baselines": ["early"]}},
+        "targets": {"syn": {"data": str(syn_data), "split": "test"}, "emodb_like": {"data": str(emodb_like)}},
+        "pairs": [{"source": "syn", "target": "syn"},
+                  {"source": "syn", "target": "emodb_like", "label_map": "emodb_to_synthetic4"}],
+        "modes": ["score"],
+    }  # fmt: skip
+    (tmp_path / "spec.yaml").write_text(json.dumps(spec))
+    assert main(["cross-corpus", "--spec", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "cc")]) == 0
+    summary = json.loads((tmp_path / "cc" / "cross_corpus.json").read_text())
+    in_corpus, zero_shot = summary["pairs"]
+    assert in_corpus["kind"] == "in-corpus" and zero_shot["kind"] == "zero-shot"
+    assert set(zero_shot["systems"]) == {"llm (score)", "baseline early"}
+    assert zero_shot["label_map_counts"] == {"boredom": 1} and zero_shot["systems"]["llm (score)"]["n"] == 12
+    # the mapped copy of the same samples scores exactly like the in-corpus run
+    assert zero_shot["systems"]["llm (score)"]["uar"] == pytest.approx(
+        in_corpus["systems"]["llm (score)"]["uar"]
+    )
+    assert (
+        _png(tmp_path / "cc" / "uar_matrix.png")
+        and "zero-shot" in (tmp_path / "cc" / "report.md").read_text()
+    )
+    bad = {**spec, "pairs": [{"source": "syn", "target": "emodb_like"}]}
+    (tmp_path / "bad.yaml").write_text(json.dumps(bad))
+    assert main(["cross-corpus", "--spec", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "cc2")]) == 2
+
+
+@pytest.fixture(scope="module")
+def media_ckpt(tiny_lm, tmp_path_factory) -> tuple[Path, Path]:
+    """A tiny LM trained 2 steps on a small generated raw-media corpus with the quickstart's real encoders."""
+    from emollm.config import load_config
+    from emollm.data.synthetic import SyntheticSpec, generate
+    from emollm.train import train
+    from tests.conftest import ROOT
+
+    root = tmp_path_factory.mktemp("media")
+    generate(root / "d", SyntheticSpec(n_train=8, n_dev=2, n_test=6, media=True, seed=5, missing_rate=0.0))
+    cfg = load_config(ROOT / "configs" / "quickstart.yaml", [
+        f"lm.name_or_path={tiny_lm}", f"data.train={root / 'd' / 'train.jsonl'}", f"train.out_dir={root / 'run'}",
+        "train.steps=2", "train.align_steps=0", "train.batch_size=4", "train.mixed_precision=no",
+        f"data.cache_dir={root / 'cache'}", "lm.lora_r=4", "lm.lora_alpha=8"])  # fmt: skip
+    return train(cfg), root / "d"
+
+
+def test_robustness_conditions_and_report(media_ckpt, tmp_path, capsys) -> None:
+    ckpt, data = media_ckpt
+    only = ["without:", "only:", "audio_noise=0", "audio_delay=1.0", "video_blur=4", "video_occlude=0.5",
+            "video_drop_frames=0.5", "sensor_flat=eda", "sensor_spikes=2.0"]  # fmt: skip
+    argv = ["robustness", "--ckpt", str(ckpt), "--data", str(data / "test.jsonl"), "--out", str(tmp_path / "rb"),
+            "--cache", str(tmp_path / "cache")] + [a for o in only for a in ("--only", o)]  # fmt: skip
+    assert main(argv) == 0
+    summary = json.loads((tmp_path / "rb" / "robustness.json").read_text())
+    names = {r["name"]: r for r in summary["conditions"]}
+    assert {"clean", "without:video", "without:audio", "without:sensor", "without:text", "only:video"} <= set(
+        names
+    )
+    assert {
+        "audio_noise=0",
+        "video_blur=4",
+        "sensor_flat=eda",
+        "sensor_spikes=2.0",
+        "audio_delay=1.0",
+    } <= set(names)
+    assert all(r["n"] == 6 and r["skipped"] == 0 for r in summary["conditions"])
+    assert names["clean"]["delta_uar"] == 0 and all("delta_uar" in r for r in summary["conditions"])
+    cond = tmp_path / "rb" / "conditions"
+    noisy = [json.loads(x) for x in (cond / "audio_noise=0" / "data.jsonl").read_text().splitlines()]
+    assert all(r["media"]["audio"].startswith("media/") for r in noisy)
+    without = [json.loads(x) for x in (cond / "without_video" / "data.jsonl").read_text().splitlines()]
+    assert all("video" not in r["media"] for r in without)
+    assert (
+        _png(tmp_path / "rb" / "modalities.png")
+        and "GENERATED DATA" in (tmp_path / "rb" / "report.md").read_text()
+    )
+    stamp = (cond / "clean" / "metrics.json").stat().st_mtime_ns
+    assert main(argv) == 0  # a rerun reuses finished conditions
+    assert (cond / "clean" / "metrics.json").stat().st_mtime_ns == stamp
+
+
+def test_committed_cross_corpus_spec_is_valid(monkeypatch) -> None:
+    from emollm.cross_corpus import load_spec
+    from emollm.label_maps import load_label_map
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv("EMOLLM_DATA_DIR", "/data")
+    spec = load_spec(ROOT / "eval" / "cross_corpus.yaml")
+    assert spec["sources"]["meld"]["root"] == "/data"
+    for pair in spec["pairs"]:
+        if pair.get("label_map"):
+            assert load_label_map(pair["label_map"]).source == spec["targets"][pair["target"]][
+                "recipe"
+            ].replace("synthetic", "synthetic4")
+    for source in spec["sources"].values():
+        assert (ROOT / source["config"]).is_file()

@@ -1,0 +1,103 @@
+"""Cue-grounded rationales: built only from measured cues, and the grounding check catches every kind of false claim."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from emollm.config import load_config
+from emollm.rationale import annotate_file, describe, text_cues, verify_rationale
+from tests.conftest import ROOT, SHARED_DATA
+
+CUES = {
+    "face": {"expression": "happy", "p": 0.82},
+    "voice": {
+        "pitch": 30.1,
+        "loudness": 0.5,
+        "voiced_rate": 3.0,
+        "z": {"pitch": 1.2, "loudness": -0.7, "voiced_rate": 0.1},
+    },
+    "physiology": {"hr": 84.2, "hr_change": 3.4, "scr": 6.0},
+    "text": {"phrases": ["thrilled"]},
+    "missing": [],
+}
+
+
+def test_describe_states_each_measured_cue_and_verifies() -> None:
+    text = describe(CUES)
+    assert text == ('Face mostly happy (p = 0.82); pitch high (+1.2 SD); loudness low (-0.7 SD); speaking rate typical '
+                    '(+0.1 SD); heart rate 84 bpm (+3 bpm over the recording); 6 skin-conductance responses per minute; '
+                    'the transcript says "thrilled".')  # fmt: skip
+    assert verify_rationale(text, CUES, "I am thrilled!") == []
+    only_text = {"text": {"phrases": []}, "missing": ["video", "audio"]}
+    assert describe(only_text) == "No face video or voice available."
+    assert verify_rationale(describe(only_text), only_text, "hello") == []
+
+
+@pytest.mark.parametrize(
+    "claim, problem",
+    [
+        ("Face mostly sad (p = 0.82).", "face claim"),
+        ("Face mostly happy (p = 0.50).", "face claim"),
+        ("Pitch low (+1.2 SD).", "voice claim"),
+        ("Loudness low (-1.7 SD).", "voice claim"),
+        ("Heart rate 95 bpm (+3 bpm over the recording).", "heart-rate claim"),
+        ("12 skin-conductance responses per minute.", "SCR claim"),
+        ('The transcript says "furious".', "not in the transcript"),
+        ("No voice available.", "but it was present"),
+        ("The voice sounds tense and the face is tight.", "cue words outside"),
+    ],
+)
+def test_every_kind_of_false_claim_is_caught(claim: str, problem: str) -> None:
+    problems = verify_rationale(claim, CUES, "I am thrilled!")
+    assert problems and problem in " ".join(problems)
+
+
+def test_claims_about_unmeasured_modalities_are_caught() -> None:
+    no_face = {**CUES, "face": None, "missing": ["video"]}
+    assert verify_rationale("Face mostly happy (p = 0.82).", no_face, "") != []
+    assert verify_rationale("No face video available.", no_face, "") == []
+
+
+def test_text_cues_match_whole_words_only() -> None:
+    assert text_cues("I'm so thrilled, honestly. Oh no!")["phrases"] == ["thrilled", "Oh no"]
+    assert text_cues("The madness of it") == {"phrases": []}
+    assert text_cues(None) is None
+
+
+def test_generated_corpus_rationales_are_all_grounded(tmp_path: Path) -> None:
+    from emollm.data.synthetic import SyntheticSpec, generate
+
+    generate(
+        tmp_path / "d", SyntheticSpec(n_train=16, n_dev=2, n_test=2, media=True, seed=3, missing_rate=0.5)
+    )
+    cfg = load_config(ROOT / "configs" / "quickstart.yaml", [])
+    summary = annotate_file(
+        cfg, tmp_path / "d" / "train.jsonl", tmp_path / "a" / "train.jsonl", tmp_path / "cache"
+    )
+    assert summary["annotated"] == 16 and summary["ungrounded"] == 0 and not summary["bad"]
+    rows = [json.loads(x) for x in (tmp_path / "a" / "train.jsonl").read_text().splitlines()]
+    for row in rows:
+        cues = row["meta"]["measured"]
+        assert verify_rationale(row["rationale"], cues, row["text"]) == []
+        present = set(row["media"])
+        assert ("face" in cues) == ("video" in present) and ("voice" in cues) == ("audio" in present)
+        assert (tmp_path / "a" / row["media"]["audio"]).is_file() if "audio" in present else True
+    lacking = [r for r in rows if len(r["media"]) < 3]
+    assert lacking and all(r["rationale"].rstrip(".").endswith("available") for r in lacking)
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not (SHARED_DATA / "emodb").is_dir(), reason="shared EmoDB not present (EMOLLM_DATA_DIR)")
+def test_emodb_prosody_rationales_are_grounded(tmp_path: Path) -> None:
+    from data_recipes.emodb import convert
+
+    convert(str(SHARED_DATA), str(tmp_path / "emodb"))
+    cfg = load_config(None, ["data.labels=emodb", "modalities.audio={encoder: egemaps}"])
+    summary = annotate_file(cfg, tmp_path / "emodb" / "test.jsonl", tmp_path / "a.jsonl", tmp_path / "cache")
+    assert summary["annotated"] == 127 and summary["ungrounded"] == 0
+    rows = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
+    high = [r for r in rows if "pitch high" in r["rationale"].lower()]
+    assert high and all(r["meta"]["measured"]["voice"]["z"]["pitch"] > 0.5 for r in high)
