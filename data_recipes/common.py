@@ -73,6 +73,13 @@ class Conversion:
             return None
         return os.path.relpath(path, self.out)
 
+    def audio_with_video(self, wav: Path, video: Path) -> dict[str, str] | None:
+        """Media of a clip with a wav and, when the file exists, its video; None (reported) when the wav is bad."""
+        audio = self.media(wav, wav, None)
+        if audio is None:
+            return None
+        return {"audio": audio, **({"video": self.media(video, video, None)} if video.is_file() else {})}
+
     def label(self, value: str, file: Path | str, line: int | None) -> str | None:
         """`value` if it is in the recipe's label set, else None and a report."""
         if value not in get_labels(self.label_set):

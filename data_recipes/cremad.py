@@ -72,11 +72,8 @@ def convert(
             if not emotion:
                 excluded[vote.get("emoVote", "no vote") or "no vote"] += 1
                 continue
-        media = {"audio": conv.media(wav, wav, None)}
-        flv = src / "VideoFlash" / f"{wav.stem}.flv"
-        if flv.is_file():
-            media["video"] = conv.media(flv, flv, None)
-        if media["audio"] is None:
+        media = conv.audio_with_video(wav, src / "VideoFlash" / f"{wav.stem}.flv")
+        if media is None:
             continue
         conv.add(
             {

@@ -37,11 +37,8 @@ def convert(root: str | None, out: str, limit: int | None = None, seed: int = 0)
         if m is None or m["code"] not in CODES:
             conv.report(wav, None, f"unknown emotion code in file name {wav.name!r}")
             continue
-        media = {"audio": conv.media(wav, wav, None)}
-        clip = src / "AudioVisualClip" / speaker / f"{wav.stem}.avi"
-        if clip.is_file():
-            media["video"] = conv.media(clip, clip, None)
-        if media["audio"] is None:
+        media = conv.audio_with_video(wav, src / "AudioVisualClip" / speaker / f"{wav.stem}.avi")
+        if media is None:
             continue
         conv.add(
             {

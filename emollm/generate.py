@@ -111,7 +111,9 @@ def score_labels(model: Any, samples: Sequence[Sample]) -> Tensor:
     rest_len = max(len(s) for s in suffixes) - 1
     if rest_len == 0:
         return torch.softmax(first, dim=-1).cpu()
-    cache = out.cache
+    # transformers >= 5.2x names the KV cache `cache`; earlier 5.x releases call it `past_key_values`
+    cache_key = "cache" if getattr(out, "cache", None) is not None else "past_key_values"
+    cache = getattr(out, cache_key)
     cache.batch_repeat_interleave(k)
     rest_in, rest_mask = pad_ids([s[:-1] for s in suffixes], model.tokenizer.pad_token_id)  # [K, R]
     b = len(samples)
@@ -122,8 +124,8 @@ def score_labels(model: Any, samples: Sequence[Sample]) -> Tensor:
         input_ids=rest_in,
         attention_mask=full_mask,
         position_ids=rest_pos,
-        cache=cache,
         use_cache=True,
+        **{cache_key: cache},
     ).logits.float()
     targets, target_mask = pad_ids([s[1:] for s in suffixes], 0)
     targets, target_mask = targets.repeat(b, 1).to(model.device), target_mask.repeat(b, 1).to(model.device)

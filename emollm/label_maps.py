@@ -77,12 +77,9 @@ def parse_label_map(data: dict[str, Any], where: str) -> LabelMap:
 
 def load_label_map(name_or_path: str | Path) -> LabelMap:
     """Load a map by name (eval/label_maps/NAME.yaml) or path."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = MAPS_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in MAPS_DIR.glob("*.yaml")) if MAPS_DIR.is_dir() else []
-        raise FileNotFoundError(f"label map not found: {name_or_path} (known: {', '.join(known) or 'none'})")
+    from emollm.io import named_yaml
+
+    path = named_yaml(name_or_path, MAPS_DIR, "label map")
     return parse_label_map(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, str(path))
 
 

@@ -138,12 +138,7 @@ def parse_template(data: dict[str, Any], where: str) -> PromptTemplate:
 
 def load_template(name_or_path: str | Path) -> PromptTemplate:
     """Load a template by name (prompts/NAME.yaml) or by path."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = PROMPTS_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in PROMPTS_DIR.glob("*.yaml")) if PROMPTS_DIR.is_dir() else []
-        raise FileNotFoundError(
-            f"prompt template not found: {name_or_path} (known: {', '.join(known) or 'none'})"
-        )
+    from emollm.io import named_yaml
+
+    path = named_yaml(name_or_path, PROMPTS_DIR, "prompt template")
     return parse_template(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, str(path))
