@@ -13,6 +13,7 @@ import sys
 import time
 
 from data_recipes import RECIPES
+from data_recipes.common import render_messages
 
 
 def _options(pairs: list[str]) -> dict[str, str]:
@@ -41,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
         help="recipe option, e.g. classes=6 (iemocap), label=perceived (cremad), eeg=1 (deap)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 3 when any bad row was reported")
+    parser.add_argument(
+        "--messages",
+        metavar="TEMPLATE",
+        help="also store chat messages rendered with this prompt "
+        "template in every record (training then uses them instead of the template's paraphrases)",
+    )
     parser.add_argument("--media", action="store_true", help="synthetic: raw mp4/wav/CSV instead of features")
     parser.add_argument("--n", type=int, default=None, help="synthetic: training samples")
     args = parser.parse_args(argv)
@@ -51,7 +58,14 @@ def main(argv: list[str] | None = None) -> int:
             opts.update(media=args.media, n=args.n)
         elif args.media or args.n is not None:
             raise ValueError("--media and --n apply to the synthetic recipe only")
-        manifest = RECIPES[args.name](root=args.root, out=args.out, limit=args.limit, seed=args.seed, **opts)
+        if args.messages and args.name == "synthetic":
+            raise ValueError(
+                "--messages applies to corpus recipes (the synthetic corpus is rendered at training)"
+            )
+        with render_messages(args.messages):
+            manifest = RECIPES[args.name](
+                root=args.root, out=args.out, limit=args.limit, seed=args.seed, **opts
+            )
     except TypeError as exc:
         print(f"error: {args.name}: unsupported option ({exc})", file=sys.stderr)
         return 2

@@ -3,12 +3,14 @@ manifest (counts per split and label, input checksums, recipe version)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,9 +99,28 @@ class Conversion:
         self.records.append({k: v for k, v in record.items() if v not in (None, {}, [])})
         return True
 
+    def render_messages(self, template_name: str) -> None:
+        """Store each record's chat `messages` rendered with a prompt template (modality placeholders such as
+        <|audio|> stay unexpanded; training expands them and uses these messages instead of the template)."""
+        from emollm.model.tokens import PLACEHOLDERS
+        from emollm.prompts import load_template
+
+        template, labels = load_template(template_name), get_labels(self.label_set)
+        for r in self.records:
+            placeholders = {m: PLACEHOLDERS[m] for m in r.get("media", {})}
+            lab = r["labels"]
+            va = (lab["valence"], lab["arousal"]) if "valence" in lab and "arousal" in lab else None
+            answer = template.format_answer(lab["emotion"], r.get("rationale"), va)
+            r["messages"] = template.messages(
+                labels, placeholders, r.get("text"), 0, answer, r.get("meta", {}).get("context")
+            )
+        self.notes["messages"] = f"{template.name} v{template.version}"
+
     def write(self, limit: int | None = None, seed: int = 0, write_all: bool = False) -> dict[str, Any]:
         """Write one JSONL per split (`limit`: a seeded subset of at most N per split), `all.jsonl` too when
         asked (for leave-one-group-out folds), and manifest.json."""
+        if _MESSAGES.get():
+            self.render_messages(_MESSAGES.get())
         by_split: dict[str, list[dict]] = {}
         for r in self.records:
             by_split.setdefault(r["split"], []).append(r)
@@ -126,6 +147,19 @@ class Conversion:
             manifest.setdefault("speakers", {})[split] = len(speakers)
         atomic_write_json(self.out / "manifest.json", manifest)
         return manifest
+
+
+_MESSAGES: ContextVar[str | None] = ContextVar("messages_template", default=None)
+
+
+@contextlib.contextmanager
+def render_messages(template: str | None) -> Iterator[None]:
+    """While active, every Conversion stores chat messages rendered with `template` in its records."""
+    token = _MESSAGES.set(template)
+    try:
+        yield
+    finally:
+        _MESSAGES.reset(token)
 
 
 def assign_split(group: str, test: Iterable[str], dev: Iterable[str]) -> str:

@@ -232,3 +232,26 @@ def test_recipe_cli_reports_bad_rows_and_strict_fails(tmp_path: Path, capsys) ->
     assert recipes_main([*args, "--strict"]) == 3
     assert recipes_main(["savee", "--root", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 2
     assert recipes_main([*args, "--opt", "classes=6"]) == 2  # savee has no such option
+
+
+def test_messages_option_stores_a_rendering_training_can_use(tmp_path: Path) -> None:
+    from emollm.data.sample import load_samples
+
+    fake_corpora.savee(tmp_path / "raw")
+    args = [
+        "savee",
+        "--root",
+        str(tmp_path / "raw"),
+        "--out",
+        str(tmp_path / "out"),
+        "--messages",
+        "emotion_default",
+    ]
+    assert recipes_main(args) == 0
+    samples, bad = load_samples(tmp_path / "out" / "train.jsonl", get_labels("savee"))
+    assert not bad and all(s.messages for s in samples)
+    video = next(s for s in samples if "video" in s.media)
+    user = video.messages[1]["content"]
+    assert user.count("<|video|>") == 1 and user.count("<|audio|>") == 1 and "Not available: sensor." in user
+    assert video.messages[-1] == {"role": "assistant", "content": "Emotion: anger"}
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["messages"] == "emotion_default v1"
