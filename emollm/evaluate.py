@@ -61,7 +61,9 @@ def _predict_batch(
             if model.template.answer_va and sample_va(sample) is not None:
                 row["gold_va"], row["predicted_va"] = sample_va(sample), parse_va(answer)
             if sample.meta.get("measured") is not None and parsed.rationale:
-                problems = verify_rationale(parsed.rationale, sample.meta["measured"], sample.text)
+                problems = verify_rationale(
+                    complete_clauses(parsed.rationale), sample.meta["measured"], sample.text
+                )
                 row["rationale_problems"] = problems
     return rows
 
@@ -198,6 +200,14 @@ def _model_modalities(samples: list[Sample], model: Any) -> tuple[list[Sample], 
     if ignored:
         log.warning("inputs without an encoder in this model are left out: %s", ignored)
     return kept, ignored
+
+
+def complete_clauses(rationale: str) -> str:
+    """The rationale without an unfinished last clause (cut by the generation length limit)."""
+    text = rationale.rstrip()
+    if text.endswith(".") and not text[-2:-1].isdigit():
+        return text
+    return text[: max(text.rfind("; "), text.rfind(". ") + 1, 0)]
 
 
 def va_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:

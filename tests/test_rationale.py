@@ -101,3 +101,12 @@ def test_emodb_prosody_rationales_are_grounded(tmp_path: Path) -> None:
     rows = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
     high = [r for r in rows if "pitch high" in r["rationale"].lower()]
     assert high and all(r["meta"]["measured"]["voice"]["z"]["pitch"] > 0.5 for r in high)
+
+
+def test_an_unfinished_last_clause_is_not_checked() -> None:
+    from emollm.evaluate import complete_clauses
+
+    cut = "Face mostly happy (p = 0.82); pitch high (+1.2 SD); heart rate 8"
+    assert complete_clauses(cut) == "Face mostly happy (p = 0.82); pitch high (+1.2 SD)"
+    assert verify_rationale(complete_clauses(cut), CUES, "") == []
+    assert complete_clauses("Pitch high (+1.") == "" and complete_clauses("Pitch low (-1.0 SD).") == "Pitch low (-1.0 SD)."
