@@ -7,6 +7,7 @@ import contextlib
 import csv
 import json
 import logging
+import os
 import math
 import shutil
 import time
@@ -223,12 +224,22 @@ def _prepare_data(
     return train_ds, dev_ds
 
 
+def _forget_previous_run_state() -> None:
+    """In a single process, let a second `train()` (e.g. cross-corpus: one model per source corpus) choose its own
+    mixed precision: accelerate keeps the first run's settings in a process-wide singleton otherwise."""
+    from accelerate.state import AcceleratorState
+
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1 and AcceleratorState._shared_state:
+        AcceleratorState._reset_state()
+
+
 def train(cfg: RunConfig, resume: str | None = None) -> Path:
     """Train per `cfg`; return the final checkpoint folder. `resume`: None, "auto" or a step-checkpoint path."""
     t = cfg.train
     total = t.align_steps + t.steps
     run_dir = Path(t.out_dir)
     kwargs = [DistributedDataParallelKwargs(find_unused_parameters=t.align_steps > 0)]
+    _forget_previous_run_state()
     accelerator = Accelerator(
         cpu=not torch.cuda.is_available(),
         mixed_precision=t.mixed_precision,

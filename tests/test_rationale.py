@@ -109,4 +109,7 @@ def test_an_unfinished_last_clause_is_not_checked() -> None:
     cut = "Face mostly happy (p = 0.82); pitch high (+1.2 SD); heart rate 8"
     assert complete_clauses(cut) == "Face mostly happy (p = 0.82); pitch high (+1.2 SD)"
     assert verify_rationale(complete_clauses(cut), CUES, "") == []
-    assert complete_clauses("Pitch high (+1.") == "" and complete_clauses("Pitch low (-1.0 SD).") == "Pitch low (-1.0 SD)."
+    assert (
+        complete_clauses("Pitch high (+1.") == ""
+        and complete_clauses("Pitch low (-1.0 SD).") == "Pitch low (-1.0 SD)."
+    )

@@ -265,3 +265,15 @@ def test_modality_dropout_hides_inputs_and_keeps_answers_honest(tiny_lm, syn_dat
         None, tiny_overrides(tiny_lm, syn_data, tmp_path / "run", train__steps=2, train__modality_dropout=0.5)
     )
     assert (train(cfg) / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_two_runs_in_one_process_may_differ_in_mixed_precision(tiny_lm, syn_data, tmp_path) -> None:
+    """cross-corpus trains one model per source corpus in one process; accelerate's state must not leak."""
+    from emollm.config import load_config
+    from emollm.train import train
+    from tests.conftest import tiny_overrides
+
+    for name, precision in (("a", "no"), ("b", "bf16")):
+        cfg = load_config(None, tiny_overrides(tiny_lm, syn_data, tmp_path / name, train__steps=1,
+                                               train__mixed_precision=precision))  # fmt: skip
+        assert (train(cfg) / "meta.json").is_file()
