@@ -7,8 +7,8 @@ import contextlib
 import csv
 import json
 import logging
-import os
 import math
+import os
 import shutil
 import time
 from collections.abc import Iterator
