@@ -19,6 +19,11 @@ MODE_NAMES = {"generate": "free generation (parsed; unparsed = wrong)", "score":
 HEADLINE = ("accuracy", "uar", "macro_f1", "weighted_f1", "unparsed_rate", "n")
 
 
+def _short(path: Any) -> str:
+    """The last two parts of a path (e.g. `meld/test.jsonl`, `llm/final`)."""
+    return "/".join(Path(str(path)).parts[-2:])
+
+
 def title_for(what: str, metrics: dict[str, Any]) -> str:
     """A report title that says when the data were generated."""
     return f"{what} — GENERATED DATA" if metrics.get("generated_data") else what
@@ -50,7 +55,7 @@ def write_eval_report(
     modes = [m for m in ("generate", "score") if m in metrics]
     what = info.get("checkpoint") or metrics.get("checkpoint") or "model"
     data = (metrics.get("label_map") or {}).get("source_data") or metrics["data"]
-    report = Report(title_for(f"Evaluation of {Path(str(what)).name} on {Path(str(data)).name}", metrics))
+    report = Report(title_for(f"Evaluation of {_short(what)} on {_short(data)}", metrics))
     report.heading("Headline (95% bootstrap CI)")
     report.table(["mode", *HEADLINE, "latency / sample"], headline_rows(metrics, modes))
     mapping = metrics.get("label_map")
