@@ -18,7 +18,8 @@ Spec (YAML; `${VAR}` expands from the environment; relative paths are relative t
       - {source: meld, target: meld}                      # in-corpus reference (no map)
     modes: [score, generate]
 
-Every stage is resumable: converted data, trained models and finished evaluations are reused on a rerun.
+Every stage is resumable: converted data, trained models and finished evaluations are reused on a rerun (delete
+OUT/eval/PAIR/SYSTEM to score one again).
 """
 
 from __future__ import annotations
@@ -123,16 +124,18 @@ def run_cross_corpus(
         ckpt, base_dir = trained[src]
         lmap = pair.get("label_map")
         if ckpt:
-            model = load_checkpoint(ckpt)
-            m = evaluate(model, split_file, out / "eval" / tag.replace(">", "") / "llm", modes=modes, limit=n,
-                         cache_dir=out / "cache", label_map=lmap)  # fmt: skip
+            where = out / "eval" / tag.replace(">", "") / "llm"
+            m = _finished(where, modes) or evaluate(load_checkpoint(ckpt), split_file, where, modes=modes, limit=n,
+                                                    cache_dir=out / "cache", label_map=lmap)  # fmt: skip
             for mode in modes:
                 row["systems"][f"llm ({mode})"] = _brief(m[mode])
             row["checkpoint"] = str(ckpt)
             row["label_map_counts"] = (m.get("label_map") or {}).get("dropped")
         for fusion in spec["sources"][src].get("baselines", []):
-            m = evaluate_baseline(base_dir / fusion, split_file, out / "eval" / tag.replace(">", "") / fusion,
-                                  out / "cache", lmap)  # fmt: skip
+            where = out / "eval" / tag.replace(">", "") / fusion
+            m = _finished(where, ("score",)) or evaluate_baseline(
+                base_dir / fusion, split_file, where, out / "cache", lmap
+            )
             row["systems"][f"baseline {fusion}"] = _brief(m["score"])
             row["label_map_counts"] = (m.get("label_map") or {}).get("dropped")
         results.append(row)
@@ -143,6 +146,15 @@ def run_cross_corpus(
 
     write_cross_report(out, summary, spec)
     return summary
+
+
+def _finished(folder: Path, modes: tuple[str, ...]) -> dict[str, Any] | None:
+    """The metrics of an evaluation that already finished in `folder` (with every wanted mode), else None."""
+    path = folder / "metrics.json"
+    if not path.is_file():
+        return None
+    metrics = json.loads(path.read_text())
+    return metrics if all(m in metrics for m in modes) else None
 
 
 def _brief(m: dict[str, Any]) -> dict[str, Any]:

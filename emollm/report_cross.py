@@ -29,8 +29,11 @@ def write_cross_report(out: Path, summary: dict[str, Any], spec: dict[str, Any])
                 cells.append(
                     f"{m[metric]:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if m and ci else (m or {}).get(metric)
                 )
-            rows.append(cells + [next(iter(p["systems"].values()))["n"] if p["systems"] else 0])
-        report.table(["train -> test", "kind", "label map", *systems, "n"], rows)
+            sizes = sorted({v["n"] for v in p["systems"].values()})
+            rows.append(cells + [" / ".join(map(str, sizes)) or "0"])
+        report.table(
+            ["train -> test", "kind", "label map", *systems, "n (differs when a system had no input)"], rows
+        )
     grid = [[p["systems"].get(s, {}).get("uar") for s in systems] for p in pairs]
     plot_matrix(grid, [p["pair"] for p in pairs], systems, out / "uar_matrix.png", "UAR")
     report.image("uar_matrix.png", "UAR per train -> test pair and system")

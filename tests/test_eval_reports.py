@@ -118,6 +118,10 @@ def test_cross_corpus_matrix(trained_ckpt, tiny_lm, syn_data, tmp_path, capsys) 
         _png(tmp_path / "cc" / "uar_matrix.png")
         and "zero-shot" in (tmp_path / "cc" / "report.md").read_text()
     )
+    done = tmp_path / "cc" / "eval" / "syn-emodb_like" / "llm" / "metrics.json"
+    stamp = done.stat().st_mtime_ns
+    assert main(["cross-corpus", "--spec", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "cc")]) == 0
+    assert done.stat().st_mtime_ns == stamp  # finished evaluations are reused
     bad = {**spec, "pairs": [{"source": "syn", "target": "emodb_like"}]}
     (tmp_path / "bad.yaml").write_text(json.dumps(bad))
     assert main(["cross-corpus", "--spec", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "cc2")]) == 2
