@@ -25,7 +25,7 @@ from emollm.generate import generate_answers, score_labels
 from emollm.io import atomic_write_json, write_jsonl
 from emollm.metrics import bootstrap_ci, classification_metrics, regression_metrics, reliability
 from emollm.parse import parse_answer, parse_va
-from emollm.rationale import verify_rationale
+from emollm.rationale import grounding
 
 log = logging.getLogger("emollm.evaluate")
 MODES = ("generate", "score")
@@ -61,10 +61,9 @@ def _predict_batch(
             if model.template.answer_va and sample_va(sample) is not None:
                 row["gold_va"], row["predicted_va"] = sample_va(sample), parse_va(answer)
             if sample.meta.get("measured") is not None and parsed.rationale:
-                problems = verify_rationale(
-                    complete_clauses(parsed.rationale), sample.meta["measured"], sample.text
-                )
-                row["rationale_problems"] = problems
+                text, cues = complete_clauses(parsed.rationale), sample.meta["measured"]
+                row["rationale_claims"], row["rationale_problems"] = grounding(text, cues, sample.text)
+                row["rationale_level_problems"] = grounding(text, cues, sample.text, "levels")[1]
     return rows
 
 
@@ -175,10 +174,16 @@ def summarize(rows: list[dict[str, Any]], labels: tuple[str, ...], modes: tuple[
         result["generate"]["valence_arousal"] = va_metrics(with_va)
     checked = [r for r in rows if "rationale_problems" in r]
     if "generate" in modes and checked:
-        result["generate"]["rationale_grounded_rate"] = sum(
-            not r["rationale_problems"] for r in checked
-        ) / len(checked)
-        result["generate"]["rationale_checked"] = len(checked)
+        claims = sum(r["rationale_claims"] for r in checked) or 1
+        result["generate"].update(
+            rationale_checked=len(checked),
+            rationale_grounded_rate=sum(not r["rationale_problems"] for r in checked) / len(checked),
+            rationale_level_grounded_rate=sum(not r["rationale_level_problems"] for r in checked)
+            / len(checked),
+            rationale_claim_accuracy=1 - sum(len(r["rationale_problems"]) for r in checked) / claims,
+            rationale_level_claim_accuracy=1
+            - sum(len(r["rationale_level_problems"]) for r in checked) / claims,
+        )
     return result
 
 

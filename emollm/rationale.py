@@ -174,41 +174,70 @@ CUE_WORDS = re.compile(
 VOICE_KEY = {"pitch": "pitch", "loudness": "loudness", "speaking rate": "voiced_rate"}
 
 
-def verify_rationale(text: str, cues: dict[str, Any], transcript: str | None = None) -> list[str]:
-    """Problems with a rationale: each stated cue must be measured and agree with the measured value (or level);
-    an empty list means every claim is grounded."""
-    problems, rest = [], text
+# Tolerances: `strict` = the stated number must equal the measured one at the printed precision; `levels` = only the
+# qualitative content must agree (face expression, the high/typical/low level, heart rate and SCR within 5).
+TOLERANCE = {
+    "strict": {"p": 0.006, "z": 0.051, "st": 0.051, "bpm": 0.5, "scr": 0.5, "levels_only": False},
+    "levels": {"p": 1.0, "z": float("inf"), "st": 2.0, "bpm": 5.0, "scr": 5.0, "levels_only": True},
+}
+
+
+def verify_rationale(
+    text: str, cues: dict[str, Any], transcript: str | None = None, tolerance: str = "strict"
+) -> list[str]:
+    """Problems with a rationale: each stated cue must be measured and agree with the measured value (or, with
+    tolerance="levels", its level); an empty list means every claim is grounded."""
+    return grounding(text, cues, transcript, tolerance)[1]
+
+
+def grounding(
+    text: str, cues: dict[str, Any], transcript: str | None = None, tolerance: str = "strict"
+) -> tuple[int, list[str]]:
+    """(number of claims read, problems): one problem per claim that disagrees with the measured cues, plus one
+    for cue words outside any checkable claim."""
+    tol = TOLERANCE[tolerance]
+    problems, rest, claims = [], text, 0
     for kind, pattern in CLAIMS.items():
         for m in pattern.finditer(text):
-            problems += _check_claim(kind, m, cues, transcript)
+            claims += 1
+            problems += _check_claim(kind, m, cues, transcript, tol)
         rest = pattern.sub(" ", rest)
     stray = CUE_WORDS.findall(rest)
     if stray:
+        claims += 1
         problems.append(f"cue words outside any checkable claim: {sorted({s.lower() for s in stray})}")
-    return problems
+    return claims, problems
 
 
-def _check_claim(kind: str, m: re.Match, cues: dict[str, Any], transcript: str | None) -> list[str]:
+def _check_claim(
+    kind: str, m: re.Match, cues: dict[str, Any], transcript: str | None, tol: dict[str, Any]
+) -> list[str]:
     face, voice, body = cues.get("face"), cues.get("voice"), cues.get("physiology") or {}
     if kind == "face":
-        ok = face and face["expression"] == m[1].lower() and abs(face["p"] - float(m[2])) < 0.006
+        ok = face and face["expression"] == m[1].lower() and abs(face["p"] - float(m[2])) < tol["p"]
         return [] if ok else [f"face claim {m[0]!r} not measured as such ({face})"]
     if kind == "voice_z":
         z = (voice or {}).get("z", {}).get(VOICE_KEY[m[1].lower()])
-        ok = z is not None and abs(z - float(m[3])) < 0.051 and _level(float(m[3])) == m[2].lower()
+        stated = float(m[3])
+        level_ok = (
+            _level(z) == m[2].lower()
+            if tol["levels_only"] and z is not None
+            else _level(stated) == m[2].lower()
+        )
+        ok = z is not None and abs(z - stated) < tol["z"] and level_ok
         return [] if ok else [f"voice claim {m[0]!r} not measured as such ({voice})"]
     if kind == "pitch_abs":
-        ok = voice is not None and abs(voice["pitch"] - float(m[1])) < 0.051
+        ok = voice is not None and abs(voice["pitch"] - float(m[1])) < tol["st"]
         return [] if ok else [f"pitch claim {m[0]!r} not measured as such"]
     if kind == "heart":
         ok = (
             "hr" in body
-            and abs(body["hr"] - float(m[1])) <= 0.5
-            and abs(body["hr_change"] - float(m[2])) <= 0.5
+            and abs(body["hr"] - float(m[1])) <= tol["bpm"]
+            and abs(body["hr_change"] - float(m[2])) <= tol["bpm"]
         )
         return [] if ok else [f"heart-rate claim {m[0]!r} not measured as such ({body})"]
     if kind == "scr":
-        ok = "scr" in body and abs(body["scr"] - float(m[1])) <= 0.5
+        ok = "scr" in body and abs(body["scr"] - float(m[1])) <= tol["scr"]
         return [] if ok else [f"SCR claim {m[0]!r} not measured as such ({body})"]
     if kind == "text":
         quoted = re.findall(r'"([^"]+)"', m[1])

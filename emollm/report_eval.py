@@ -98,8 +98,10 @@ def write_eval_report(
         g = metrics["generate"]
         report.heading("Rationale grounding")
         report.para(
-            f"{g['rationale_grounded_rate']:.1%} of {g['rationale_checked']} generated rationales state only cues "
-            "that were measured for the sample (emollm.rationale.verify_rationale)."
+            f"Of {g['rationale_checked']} generated rationales, {g['rationale_grounded_rate']:.1%} state only cues "
+            f"that match the measured ones exactly ({g['rationale_claim_accuracy']:.1%} of claims), and "
+            f"{g['rationale_level_grounded_rate']:.1%} agree at the level of expression and high/typical/low "
+            f"({g['rationale_level_claim_accuracy']:.1%} of claims; emollm.rationale.grounding)."
         )
     provenance_block(report, {**info, "data": metrics["data"], "bad records": metrics.get("n_bad_records", 0),
                               "bad media": metrics.get("n_bad_media", 0), "command": command_line()})  # fmt: skip

@@ -113,3 +113,22 @@ def test_an_unfinished_last_clause_is_not_checked() -> None:
         complete_clauses("Pitch high (+1.") == ""
         and complete_clauses("Pitch low (-1.0 SD).") == "Pitch low (-1.0 SD)."
     )
+
+
+def test_level_tolerance_accepts_right_levels_with_wrong_numbers_only() -> None:
+    from emollm.rationale import grounding
+
+    claims, problems = grounding(
+        "Pitch high (+0.9 SD); face mostly happy (p = 0.50); heart rate 87 bpm (+5 bpm over the recording).",
+        CUES,
+    )
+    assert claims == 3 and len(problems) == 3
+    assert grounding(
+        "Pitch high (+0.9 SD); face mostly happy (p = 0.50); heart rate 87 bpm (+5 bpm over the recording).",
+        CUES,
+        tolerance="levels",
+    ) == (3, [])
+    claims, problems = grounding(
+        "Pitch low (-0.9 SD); face mostly sad (p = 0.82); the voice sounds odd.", CUES, tolerance="levels"
+    )
+    assert claims == 3 and len(problems) == 3
