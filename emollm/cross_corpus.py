@@ -16,6 +16,7 @@ Spec (YAML; `${VAR}` expands from the environment; relative paths are relative t
     pairs:
       - {source: meld, target: emorynlp, label_map: emorynlp_to_meld}
       - {source: meld, target: meld}                      # in-corpus reference (no map)
+      - {source: meld, target: emorynlp, label_map: emorynlp_to_meld, note: "shown in the report"}
     modes: [score, generate]
 
 Every stage is resumable: converted data, trained models and finished evaluations are reused on a rerun (delete
@@ -120,7 +121,8 @@ def run_cross_corpus(
         n = target.get("limit") or limit
         tag = f"{src}->{tgt}"
         row: dict[str, Any] = {"pair": tag, "kind": "in-corpus" if src == tgt else "zero-shot",
-                               "label_map": pair.get("label_map"), "test": str(split_file), "systems": {}}  # fmt: skip
+                               "label_map": pair.get("label_map"), "test": str(split_file), "systems": {},
+                               "note": pair.get("note")}  # fmt: skip
         ckpt, base_dir = trained[src]
         lmap = pair.get("label_map")
         if ckpt:

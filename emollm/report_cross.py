@@ -37,6 +37,10 @@ def write_cross_report(out: Path, summary: dict[str, Any], spec: dict[str, Any])
     grid = [[p["systems"].get(s, {}).get("uar") for s in systems] for p in pairs]
     plot_matrix(grid, [p["pair"] for p in pairs], systems, out / "uar_matrix.png", "UAR")
     report.image("uar_matrix.png", "UAR per train -> test pair and system")
+    notes = [[p["pair"], p["note"]] for p in pairs if p.get("note")]
+    if notes:
+        report.heading("Notes on pairs")
+        report.table(["pair", "note"], notes)
     dropped = [[p["pair"], p.get("label_map_counts")] for p in pairs if p.get("label_map_counts")]
     if dropped:
         report.heading("Samples dropped by label maps")

@@ -100,7 +100,7 @@ def test_cross_corpus_matrix(trained_ckpt, tiny_lm, syn_data, tmp_path, capsys) 
                             "baselines": ["early"]}},
         "targets": {"syn": {"data": str(syn_data), "split": "test"}, "emodb_like": {"data": str(emodb_like)}},
         "pairs": [{"source": "syn", "target": "syn"},
-                  {"source": "syn", "target": "emodb_like", "label_map": "emodb_to_synthetic4"}],
+                  {"source": "syn", "target": "emodb_like", "label_map": "emodb_to_synthetic4", "note": "same samples, EmoDB label names"}],
         "modes": ["score"],
     }  # fmt: skip
     (tmp_path / "spec.yaml").write_text(json.dumps(spec))
@@ -118,6 +118,7 @@ def test_cross_corpus_matrix(trained_ckpt, tiny_lm, syn_data, tmp_path, capsys) 
         _png(tmp_path / "cc" / "uar_matrix.png")
         and "zero-shot" in (tmp_path / "cc" / "report.md").read_text()
     )
+    assert "same samples, EmoDB label names" in (tmp_path / "cc" / "report.md").read_text()
     done = tmp_path / "cc" / "eval" / "syn-emodb_like" / "llm" / "metrics.json"
     stamp = done.stat().st_mtime_ns
     assert main(["cross-corpus", "--spec", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "cc")]) == 0
