@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import random
 from collections import Counter
@@ -17,17 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from emollm.io import atomic_write_json, atomic_write_text, write_jsonl
+from emollm.data.media import save_sensor_npy
+from emollm.io import atomic_write_json, sha256_file, write_jsonl
 from emollm.labels import VA_FORMULA, get_labels
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def find_root(root: str | Path | None, corpus: str, marker: str, subdirs: Iterable[str] = ()) -> Path:
@@ -174,17 +165,9 @@ def hash_split(key: str, dev: float = 0.1, test: float = 0.1) -> str:
 
 
 def write_sensor(conv: Conversion, sid: str, signals: dict[str, np.ndarray], rate: float) -> str:
-    """Write a derived sensor recording (`sensor/SID.npy` + `.json`, channels named by type) under the output
-    folder; return its reference."""
-    folder = conv.out / "sensor"
-    folder.mkdir(parents=True, exist_ok=True)
-    names = list(signals)
-    array = np.stack([np.asarray(signals[n], dtype=np.float32) for n in names])
-    tmp = folder / f".{sid}.npy.tmp"
-    with tmp.open("wb") as fh:
-        np.save(fh, array, allow_pickle=False)
-    os.replace(tmp, folder / f"{sid}.npy")
-    atomic_write_text(folder / f"{sid}.json", json.dumps({"channels": names, "rate": rate}))
+    """Write a derived sensor recording (`sensor/SID.npy` + `.json`, channels named by type, float32) under the
+    output folder; return its reference."""
+    save_sensor_npy(conv.out / "sensor" / f"{sid}.npy", signals, rate, np.float32)
     return f"sensor/{sid}.npy"
 
 

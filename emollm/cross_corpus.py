@@ -68,9 +68,9 @@ def _data_dir(name: str, entry: dict[str, Any], out: Path, seed: int) -> Path:
             root=entry.get("root"), out=str(folder), seed=seed, **entry.get("options", {})
         )
         if entry.get("subsample"):
-            from emollm.quickstart import _subsample
+            from emollm.quickstart import subsample_splits
 
-            _subsample(folder, entry["subsample"], seed)
+            subsample_splits(folder, entry["subsample"], seed)
     return folder
 
 
@@ -162,8 +162,3 @@ def _finished(folder: Path, modes: tuple[str, ...]) -> dict[str, Any] | None:
 def _brief(m: dict[str, Any]) -> dict[str, Any]:
     keys = ("accuracy", "uar", "macro_f1", "weighted_f1", "unparsed_rate", "n", "seconds_per_sample")
     return {**{k: m[k] for k in keys if k in m}, "ci95": m.get("ci95", {})}
-
-
-def dump(summary: dict[str, Any]) -> str:
-    """The summary as indented JSON (for the CLI)."""
-    return json.dumps(summary, indent=2)

@@ -25,7 +25,7 @@ from emollm.generate import generate_answers, score_labels
 from emollm.io import atomic_write_json, write_jsonl
 from emollm.metrics import bootstrap_ci, classification_metrics, regression_metrics, reliability
 from emollm.parse import parse_answer, parse_va
-from emollm.rationale import grounding
+from emollm.rationale import complete_clauses, grounding
 
 log = logging.getLogger("emollm.evaluate")
 MODES = ("generate", "score")
@@ -207,14 +207,6 @@ def _model_modalities(samples: list[Sample], model: Any) -> tuple[list[Sample], 
     return kept, ignored
 
 
-def complete_clauses(rationale: str) -> str:
-    """The rationale without an unfinished last clause (cut by the generation length limit)."""
-    text = rationale.rstrip()
-    if text.endswith(".") and not text[-2:-1].isdigit():
-        return text
-    return text[: max(text.rfind("; "), text.rfind(". ") + 1, 0)]
-
-
 def va_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """CCC/MSE/... of parsed valence and arousal answers; an unreadable VA answer counts as unparsed (not scored)."""
     read = [r for r in rows if r["predicted_va"] is not None]
@@ -234,16 +226,10 @@ def _mapped_data(
     set, and a description of the mapping."""
     if label_map is None:
         return Path(data), model.labels, None
-    from emollm.label_maps import OTHER, load_label_map, map_split_file
+    from emollm.label_maps import OTHER, map_split_into
 
-    lmap = load_label_map(label_map)
-    if lmap.target != model.label_set:
-        raise ValueError(
-            f"label map {lmap.name} maps into {lmap.target}, but the model predicts {model.label_set} labels"
-        )
-    counts = map_split_file(data, lmap, out / "data.mapped.jsonl")
-    gold = model.labels + ((OTHER,) if lmap.unmapped == "other" else ())
-    return out / "data.mapped.jsonl", gold, {**lmap.describe(), **counts, "source_data": str(data)}
+    mapped, lmap, mapping = map_split_into(data, label_map, model.label_set, out)
+    return mapped, model.labels + ((OTHER,) if lmap.unmapped == "other" else ()), mapping
 
 
 def model_info(model: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -104,3 +105,12 @@ def named_yaml(name_or_path: str | Path, folder: Path, what: str) -> Path:
         known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
         raise FileNotFoundError(f"{what} not found: {name_or_path} (known: {', '.join(known) or 'none'})")
     return path
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

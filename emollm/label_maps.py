@@ -111,3 +111,22 @@ def map_split_file(data: str | Path, lmap: LabelMap, out_path: str | Path) -> di
     kept, dropped = map_records(records, lmap)
     write_jsonl(out_path, [rebase_media(r, data.parent, out_path.parent) for r in kept])
     return {"kept": len(kept), "dropped": dropped}
+
+
+def map_split_into(
+    data: str | Path, label_map: str | Path, label_set: str, out_dir: Path, allow_other: bool = True
+) -> tuple[Path, LabelMap, dict[str, Any]]:
+    """Load `label_map`, check it maps into `label_set` (a model's labels), and write `data` mapped to
+    OUT_DIR/data.mapped.jsonl; return (that path, the map, a description with the drop counts for metrics.json)."""
+    lmap = load_label_map(label_map)
+    if lmap.target != label_set:
+        raise ValueError(
+            f"label map {lmap.name} maps into {lmap.target}, but the model predicts {label_set} labels"
+        )
+    if lmap.unmapped == "other" and not allow_other:
+        raise ValueError(
+            f"label map {lmap.name}: this model cannot score an 'other' class; use unmapped: drop"
+        )
+    mapped = Path(out_dir) / "data.mapped.jsonl"
+    counts = map_split_file(data, lmap, mapped)
+    return mapped, lmap, {**lmap.describe(), **counts, "source_data": str(data)}

@@ -5,7 +5,6 @@ Audio `[N]` float in [-1, 1]; video frames `[T, H, W, 3]` uint8; sensor channels
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -102,18 +101,9 @@ def write_video(path: Path, frames: np.ndarray, fps: float) -> Path:
 
 
 def write_sensor(path: Path, signals: dict[str, np.ndarray], rates: dict[str, float]) -> Path:
-    """Write channels as `.npy` `[C, N]` + `.json` (names, per-channel rates); channels are cut to a common
-    duration when their lengths differ in samples at equal rates."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    names = list(signals)
-    n = min(len(signals[c]) for c in names)
-    same = len({rates[c] for c in names}) == 1
-    array = np.stack([np.asarray(signals[c][:n], np.float64) for c in names]) if same else None
-    if array is None:
+    """Write channels as `.npy` `[C, N]` + `.json` (see `save_sensor_npy`); they must share one sampling rate."""
+    from emollm.data.media import save_sensor_npy
+
+    if len({rates[c] for c in signals}) != 1:
         raise ValueError(f"{path}: channels with different rates cannot share one .npy; split them first")
-    tmp = path.with_name(f".{path.stem}.tmp.npy")
-    with tmp.open("wb") as fh:
-        np.save(fh, array, allow_pickle=False)
-    os.replace(tmp, path.with_suffix(".npy"))
-    path.with_suffix(".json").write_text(json.dumps({"channels": names, "rate": rates[names[0]]}))
-    return path.with_suffix(".npy")
+    return save_sensor_npy(path, signals, rates[next(iter(signals))])

@@ -44,13 +44,13 @@ def prepare_data(kind: str, data_dir: Path, seed: int, n_test: int, n_train: int
     from data_recipes.meld import convert
 
     manifest = convert(root, str(data_dir), limit=None, seed=seed)
-    _subsample(data_dir, {"train": 640, "dev": 64, "test": n_test}, seed)
+    subsample_splits(data_dir, {"train": 640, "dev": 64, "test": n_test}, seed)
     manifest = {**manifest, "subsampled": {"train": 640, "dev": 64, "test": n_test, "seed": seed}}
     atomic_write_json(manifest_path, manifest)
     return manifest
 
 
-def _subsample(data_dir: Path, sizes: dict[str, int], seed: int) -> None:
+def subsample_splits(data_dir: Path, sizes: dict[str, int], seed: int) -> None:
     """Keep a seeded, label-stratified subset of each split (so quickstart fits in minutes)."""
     import random
     from collections import defaultdict

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import yaml
 
+from emollm.encoders.face import FER_CLASSES
 from emollm.prompts import PROMPTS_DIR
 
-FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 VOICE = {
     "pitch": "F0semitoneFrom27.5Hz_sma3nz_amean",
     "loudness": "loudness_sma3_amean",
@@ -249,6 +249,14 @@ def _check_claim(
     return [] if named <= actual else [f"says {sorted(named - actual)} missing, but it was present"]
 
 
+def complete_clauses(rationale: str) -> str:
+    """The rationale without an unfinished last clause (cut by the generation length limit)."""
+    text = rationale.rstrip()
+    if text.endswith(".") and not text[-2:-1].isdigit():
+        return text
+    return text[: max(text.rfind("; "), text.rfind(". ") + 1, 0)]
+
+
 def measure_samples(
     samples: list[Any], encoders: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -300,8 +308,6 @@ def annotate_file(
 ) -> dict[str, Any]:
     """`emollm rationales`: measure cues with the config's encoders (through the feature cache) and write a copy of
     `data` with cue-grounded rationales to `out` (media paths kept valid relative to `out`)."""
-    import json
-
     from emollm.data.sample import load_samples, rebase_media
     from emollm.encoders import build_encoder
     from emollm.encoders.cache import cached_encoders
@@ -319,4 +325,4 @@ def annotate_file(
         getattr(getattr(enc, "cache", None), "flush", lambda: None)()
     summary["bad_records"] = len(bad_records)
     summary["out"] = str(out)
-    return json.loads(json.dumps(summary))
+    return summary

@@ -99,18 +99,9 @@ def evaluate_baseline(
     out = Path(out)
     mapping = None
     if label_map is not None:
-        from emollm.label_maps import load_label_map, map_split_file
+        from emollm.label_maps import map_split_into
 
-        lmap = load_label_map(label_map)
-        if lmap.target != meta["label_set"] or lmap.unmapped != "drop":
-            raise ValueError(f"label map {lmap.name}: a {meta['label_set']} baseline needs a map into "
-                             f"{meta['label_set']} that drops unmapped labels")  # fmt: skip
-        mapping = {
-            **lmap.describe(),
-            **map_split_file(data, lmap, out / "data.mapped.jsonl"),
-            "source_data": str(data),
-        }
-        data = out / "data.mapped.jsonl"
+        data, _, mapping = map_split_into(data, label_map, meta["label_set"], out, allow_other=False)
     fs = load_features(cfg, data, cache_dir or cfg.data.cache_dir or out / "cache", meta["text_encoder"])
     if len(fs) == 0:
         raise ValueError(f"{data}: no usable samples for baseline {meta['fusion']}")

@@ -7,6 +7,7 @@ silent or too-short audio, missing or irregular sampling rate, NaN/inf sensor va
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -342,3 +343,23 @@ def _read_sensor_npy(path: Path) -> tuple[dict[str, np.ndarray], dict[str, float
     return {n: array[i] for i, n in enumerate(names)}, {
         n: float(rates[c]) for n, c in zip(names, channels, strict=True)
     }
+
+
+def save_sensor_npy(
+    path: str | Path, signals: dict[str, np.ndarray], rate: float, dtype: type = np.float64
+) -> Path:
+    """Write channels as `PATH.npy` `[C, N]` + `PATH.json` (names, rate), atomically: the form `load_sensor` reads.
+    Channels are cut to the shortest one."""
+    from emollm.io import atomic_write_text
+
+    path = Path(path).with_suffix(".npy")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = list(signals)
+    n = min(len(signals[c]) for c in names)
+    array = np.stack([np.asarray(signals[c][:n], dtype) for c in names])
+    tmp = path.with_name(f".{path.stem}.tmp.npy")
+    with tmp.open("wb") as fh:
+        np.save(fh, array, allow_pickle=False)
+    os.replace(tmp, path)
+    atomic_write_text(path.with_suffix(".json"), json.dumps({"channels": names, "rate": rate}))
+    return path

@@ -23,7 +23,7 @@ from safetensors.numpy import load_file, save_file
 from torch import Tensor
 
 from emollm.encoders.base import pad_frames
-from emollm.io import atomic_write_json
+from emollm.io import atomic_write_json, sha256_file
 
 log = logging.getLogger(__name__)
 _HASHES: dict[tuple[str, int, int], str] = {}
@@ -36,11 +36,7 @@ def content_hash(path: str | Path) -> str:
     stat = os.stat(file_part)
     memo = (file_part, stat.st_size, stat.st_mtime_ns)
     if memo not in _HASHES:
-        h = hashlib.sha256()
-        with open(file_part, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        _HASHES[memo] = h.hexdigest()
+        _HASHES[memo] = sha256_file(file_part)
     return hashlib.sha256(f"{_HASHES[memo]}#{key}".encode()).hexdigest()[:32]
 
 
