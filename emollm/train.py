@@ -4,12 +4,11 @@ projectors on instruction data. Loss on answer tokens only. Exact resume from an
 from __future__ import annotations
 
 import contextlib
-import csv
+import gc
 import json
 import logging
 import math
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,18 +22,18 @@ from tqdm.auto import tqdm
 
 from emollm import __version__
 from emollm.asr import transcriber_for
-from emollm.checkpoint import load_trainable, prune_steps, resolve_resume, save_trainable, write_model_files
+from emollm.checkpoint import resolve_resume
 from emollm.config import RunConfig, dump_config
 from emollm.data.dataset import Collator, ModalityDropout, build_dataset
 from emollm.data.prepass import feature_pass
 from emollm.data.sample import load_samples
 from emollm.encoders.cache import cached_encoders, flush_caches
-from emollm.io import atomic_write_json, atomic_write_text, replace_dir
+from emollm.io import atomic_write_json, atomic_write_text
 from emollm.labels import get_labels
 from emollm.model.emollm import EmoLLM
+from emollm.run_state import log_row, register_state_hooks, save_final, save_step, setup_logging, trackers
 
 log = logging.getLogger("emollm.train")
-TRAINABLE_FILE = "trainable.safetensors"
 
 
 class EpochSampler(Sampler[int]):
@@ -74,32 +73,6 @@ def stage_lrs(cfg: RunConfig, step: int) -> dict[str, float]:
     return {"projectors": lr, "lora": lr}
 
 
-def setup_logging(run_dir: Path, is_main: bool) -> None:
-    """Readable logs to the console and to run_dir/train.log (main process only)."""
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
-    root = logging.getLogger("emollm")
-    root.setLevel(logging.INFO if is_main else logging.WARNING)
-    root.propagate = False
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    console = logging.StreamHandler()
-    console.setFormatter(fmt)
-    root.addHandler(console)
-    if is_main:
-        file_handler = logging.FileHandler(run_dir / "train.log")
-        file_handler.setFormatter(fmt)
-        root.addHandler(file_handler)
-
-
-def _trackers() -> list[str]:
-    try:
-        import tensorboard  # noqa: F401
-
-        return ["tensorboard"]
-    except ImportError:
-        return []
-
-
 def _micro_batches(
     loader: Any, sampler: EpochSampler, accelerator: Accelerator, start: int
 ) -> Iterator[dict]:
@@ -124,64 +97,6 @@ def dev_loss(model: Any, loader: Any, accelerator: Accelerator) -> float:
     total = accelerator.reduce(total, "sum")
     model.train()
     return float(total[0] / total[1].clamp(min=1))
-
-
-def _save_step(
-    accelerator: Accelerator, model: EmoLLM, run_dir: Path, step: int, meta: dict[str, Any], keep_last: int
-) -> None:
-    """Write run_dir/step-NNNNNN atomically: model files + accelerate state (optimizer, RNG, trainable weights)."""
-    tmp = run_dir / f".step-{step:06d}.tmp"
-    if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp / "state"))
-    if accelerator.is_main_process:
-        write_model_files(model, tmp, meta)
-        replace_dir(tmp, run_dir / f"step-{step:06d}")
-        prune_steps(run_dir, keep_last)
-        log.info("saved checkpoint %s", run_dir / f"step-{step:06d}")
-    accelerator.wait_for_everyone()
-
-
-def _save_final(accelerator: Accelerator, model: EmoLLM, run_dir: Path, meta: dict[str, Any]) -> None:
-    if accelerator.is_main_process:
-        tmp = run_dir / ".final.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        write_model_files(model, tmp, meta)
-        replace_dir(tmp, run_dir / "final")
-        log.info("saved final checkpoint %s", run_dir / "final")
-    accelerator.wait_for_everyone()
-
-
-def _log_row(run_dir: Path, row: dict[str, Any]) -> None:
-    with (run_dir / "log.jsonl").open("a") as fh:
-        fh.write(json.dumps(row) + "\n")
-    csv_path = run_dir / "log.csv"
-    new = not csv_path.exists()
-    with csv_path.open("a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["step", "stage", "loss", "lr", "dev_loss", "seconds"])
-        if new:
-            writer.writeheader()
-        writer.writerow({k: row.get(k, "") for k in writer.fieldnames})
-
-
-def _register_state_hooks(accelerator: Accelerator, model: EmoLLM) -> None:
-    """Make accelerate's save_state/load_state keep only the trainable weights (projectors + LoRA), not the LM."""
-
-    def save_hook(models: list, weights: list, output_dir: str) -> None:
-        weights.clear()
-        if accelerator.is_main_process:
-            Path(output_dir).mkdir(parents=True, exist_ok=True)
-            save_trainable(model, Path(output_dir) / TRAINABLE_FILE)
-
-    def load_hook(models: list, input_dir: str) -> None:
-        models.clear()
-        load_trainable(model, Path(input_dir) / TRAINABLE_FILE)
-
-    accelerator.register_save_state_pre_hook(save_hook)
-    accelerator.register_load_state_pre_hook(load_hook)
 
 
 def _prepare_data(
@@ -236,17 +151,37 @@ def _forget_previous_run_state() -> None:
 def train(cfg: RunConfig, resume: str | None = None) -> Path:
     """Train per `cfg`; return the final checkpoint folder. `resume`: None, "auto" or a step-checkpoint path."""
     t = cfg.train
-    total = t.align_steps + t.steps
-    run_dir = Path(t.out_dir)
     kwargs = [DistributedDataParallelKwargs(find_unused_parameters=t.align_steps > 0)]
     _forget_previous_run_state()
     accelerator = Accelerator(
         cpu=not torch.cuda.is_available(),
         mixed_precision=t.mixed_precision,
-        log_with=_trackers() or None,
-        project_dir=str(run_dir),
+        log_with=trackers() or None,
+        project_dir=str(t.out_dir),
         kwargs_handlers=kwargs,
     )
+    final = _run(cfg, accelerator, resume)
+    _shut_down(accelerator)
+    return final
+
+
+def _shut_down(accelerator: Accelerator) -> None:
+    """Drop every reference to the DDP model, then destroy the process group while the interpreter is alive.
+
+    A gloo process group that is still referenced by a DDP reducer at interpreter exit can abort the process
+    ("terminate called without an active exception") after a run that otherwise succeeded.
+    """
+    accelerator.free_memory()
+    gc.collect()
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+
+
+def _run(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Path:
+    """The training run proper; every model, optimizer and loader it creates is released when it returns."""
+    t = cfg.train
+    total = t.align_steps + t.steps
+    run_dir = Path(t.out_dir)
     if accelerator.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
     accelerator.wait_for_everyone()
@@ -311,15 +246,15 @@ def train(cfg: RunConfig, resume: str | None = None) -> Path:
         else None
     )
     unwrapped: EmoLLM = accelerator.unwrap_model(prepared)
-    _register_state_hooks(accelerator, unwrapped)
+    register_state_hooks(accelerator, unwrapped)
 
     start = 0
     if resume_dir is not None:
         accelerator.load_state(str(resume_dir / "state"))
         start = json.loads((resume_dir / "meta.json").read_text())["step"]
         log.info("resumed from %s at step %d", resume_dir, start)
-    if _trackers():
-        accelerator.init_trackers("emollm", config={"steps": total, "batch_size": t.batch_size, "lr": t.lr})
+    if trackers():
+        accelerator.inittrackers("emollm", config={"steps": total, "batch_size": t.batch_size, "lr": t.lr})
     stream = _micro_batches(loader, sampler, accelerator, start * t.grad_accum)
     trainable = [p for g in optimizer.param_groups for p in g["params"]]
     base_meta = {
@@ -378,7 +313,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> Path:
         bar.update(1)
         bar.set_postfix(loss=f"{row['loss']:.4f}", stage=stage)
         if accelerator.is_main_process:
-            _log_row(run_dir, row)
+            log_row(run_dir, row)
             if done % t.log_every == 0 or done == total or "dev_loss" in row:
                 log.info(
                     "step %d/%d %s loss %.4f lr %.2e%s",
@@ -393,7 +328,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> Path:
         meta = {**base_meta, "step": done, "stage": stage}
         stop_now = t.max_steps_per_run and done - start >= t.max_steps_per_run and done < total
         if done < total and ((t.save_every and done % t.save_every == 0) or stop_now):
-            _save_step(accelerator, unwrapped, run_dir, done, meta, t.keep_last)
+            save_step(accelerator, unwrapped, run_dir, done, meta, t.keep_last)
         if stop_now:
             flush_caches(encoders)
             log.info(
@@ -401,11 +336,10 @@ def train(cfg: RunConfig, resume: str | None = None) -> Path:
                 done - start,
             )
             bar.close()
-            accelerator.end_training()
             return run_dir / f"step-{done:06d}"
     bar.close()
     flush_caches(encoders)
-    _save_final(
+    save_final(
         accelerator,
         unwrapped,
         run_dir,
@@ -416,5 +350,4 @@ def train(cfg: RunConfig, resume: str | None = None) -> Path:
             "train_seconds": round(time.time() - began, 2),
         },
     )
-    accelerator.end_training()
     return run_dir / "final"

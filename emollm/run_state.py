@@ -1,0 +1,106 @@
+"""The run folder's bookkeeping: readable logs, the loss log, atomic step/final checkpoints, accelerate state hooks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from accelerate import Accelerator
+
+from emollm.checkpoint import load_trainable, prune_steps, save_trainable, write_model_files
+from emollm.io import replace_dir
+from emollm.model.emollm import EmoLLM
+
+log = logging.getLogger("emollm.train")
+TRAINABLE_FILE = "trainable.safetensors"
+
+
+def setup_logging(run_dir: Path, is_main: bool) -> None:
+    """Readable logs to the console and to run_dir/train.log (main process only)."""
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+    root = logging.getLogger("emollm")
+    root.setLevel(logging.INFO if is_main else logging.WARNING)
+    root.propagate = False
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    console = logging.StreamHandler()
+    console.setFormatter(fmt)
+    root.addHandler(console)
+    if is_main:
+        file_handler = logging.FileHandler(run_dir / "train.log")
+        file_handler.setFormatter(fmt)
+        root.addHandler(file_handler)
+
+
+def trackers() -> list[str]:
+    """Experiment trackers to log to: tensorboard when it is installed, else none."""
+    try:
+        import tensorboard  # noqa: F401
+
+        return ["tensorboard"]
+    except ImportError:
+        return []
+
+
+def save_step(
+    accelerator: Accelerator, model: EmoLLM, run_dir: Path, step: int, meta: dict[str, Any], keep_last: int
+) -> None:
+    """Write run_dir/step-NNNNNN atomically: model files + accelerate state (optimizer, RNG, trainable weights)."""
+    tmp = run_dir / f".step-{step:06d}.tmp"
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp / "state"))
+    if accelerator.is_main_process:
+        write_model_files(model, tmp, meta)
+        replace_dir(tmp, run_dir / f"step-{step:06d}")
+        prune_steps(run_dir, keep_last)
+        log.info("saved checkpoint %s", run_dir / f"step-{step:06d}")
+    accelerator.wait_for_everyone()
+
+
+def save_final(accelerator: Accelerator, model: EmoLLM, run_dir: Path, meta: dict[str, Any]) -> None:
+    """Write run_dir/final atomically (model files only: a finished run needs no optimizer state)."""
+    if accelerator.is_main_process:
+        tmp = run_dir / ".final.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        write_model_files(model, tmp, meta)
+        replace_dir(tmp, run_dir / "final")
+        log.info("saved final checkpoint %s", run_dir / "final")
+    accelerator.wait_for_everyone()
+
+
+def log_row(run_dir: Path, row: dict[str, Any]) -> None:
+    """Append one step's numbers to run_dir/log.jsonl and run_dir/log.csv."""
+    with (run_dir / "log.jsonl").open("a") as fh:
+        fh.write(json.dumps(row) + "\n")
+    csv_path = run_dir / "log.csv"
+    new = not csv_path.exists()
+    with csv_path.open("a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["step", "stage", "loss", "lr", "dev_loss", "seconds"])
+        if new:
+            writer.writeheader()
+        writer.writerow({k: row.get(k, "") for k in writer.fieldnames})
+
+
+def register_state_hooks(accelerator: Accelerator, model: EmoLLM) -> None:
+    """Make accelerate's save_state/load_state keep only the trainable weights (projectors + LoRA), not the LM."""
+
+    def save_hook(models: list, weights: list, output_dir: str) -> None:
+        weights.clear()
+        if accelerator.is_main_process:
+            Path(output_dir).mkdir(parents=True, exist_ok=True)
+            save_trainable(model, Path(output_dir) / TRAINABLE_FILE)
+
+    def load_hook(models: list, input_dir: str) -> None:
+        models.clear()
+        load_trainable(model, Path(input_dir) / TRAINABLE_FILE)
+
+    accelerator.register_save_state_pre_hook(save_hook)
+    accelerator.register_load_state_pre_hook(load_hook)
