@@ -51,16 +51,40 @@ def cmd_cross_corpus(args: argparse.Namespace) -> int:
 
 def cmd_robustness(args: argparse.Namespace) -> int:
     """Evaluate under removed modalities, noise, blur/occlusion/dropped frames, sensor faults and misalignment."""
-    import emollm
-    from emollm.robustness import run_robustness
+    from emollm.robustness import baseline_system, llm_system, run_robustness
 
-    summary = run_robustness(emollm.load(args.ckpt), args.data, args.out, tuple(args.modes.split(",")),
-                             args.batch_size, args.limit, args.cache, args.only)  # fmt: skip
-    for row in summary["conditions"]:
-        if "uar" in row:
-            delta = "" if row["name"] == "clean" else f"  ({row['delta_uar']:+.3f})"
-            print(f"{row['name']:<34} UAR {row['uar']:.3f}{delta}")
-    print(f"report: {Path(args.out) / 'report.md'}")
+    if not args.ckpt and not args.baseline:
+        raise ValueError("give --ckpt DIR (an LLM checkpoint) and/or --baseline DIR (repeatable)")
+    cache = args.cache or str(Path(args.out) / "cache")
+    systems = []
+    if args.ckpt:
+        import emollm
+
+        systems.append(
+            llm_system(emollm.load(args.ckpt), tuple(args.modes.split(",")), args.batch_size, cache)
+        )
+    for folder in args.baseline or []:
+        system, copy = baseline_system(folder, cache), 1
+        base = system.name
+        while system.name in {s.name for s in systems}:  # the same kind of baseline trained twice
+            copy += 1
+            system.name = f"{base}-{copy}"
+        systems.append(system)
+    summary = run_robustness(systems, args.data, args.out, args.limit, args.only)
+    names = list(summary["systems"])
+    rows = {name: {r["name"]: r for r in s["conditions"]} for name, s in summary["systems"].items()}
+    conditions = list(dict.fromkeys(c for name in names for c in rows[name]))
+    print(f"{'condition':<34}" + "".join(f"{name:>26}" for name in names))
+    for cond in conditions:
+        cells = []
+        for name in names:
+            r = rows[name].get(cond)
+            cell = "-" if r is None else "no input" if "uar" not in r else f"{r['uar']:.3f}"
+            if r is not None and "uar" in r and cond != "clean":
+                cell += f" ({r['delta_uar']:+.3f})"
+            cells.append(f"{cell:>26}")
+        print(f"{cond:<34}" + "".join(cells))
+    print(f"UAR per condition (change vs clean); report: {Path(args.out) / 'report.md'}")
     return 0
 
 
@@ -101,7 +125,10 @@ def add_eval_verbs(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_cross_corpus)
 
     p = sub.add_parser("robustness", help=cmd_robustness.__doc__)
-    p.add_argument("--ckpt", required=True)
+    p.add_argument("--ckpt", help="LLM checkpoint folder")
+    p.add_argument(
+        "--baseline", action="append", help="saved fusion baseline folder, evaluated alongside (repeatable)"
+    )
     p.add_argument("--data", required=True, help="split JSONL with raw media")
     p.add_argument("--out", required=True)
     p.add_argument("--modes", default="score", help="score (default), generate, or both")

@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,57 +139,158 @@ def condition_records(
     return out, skipped
 
 
-def run_robustness(
-    model: Any,
-    data: str | Path,
-    out: str | Path,
-    modes: tuple[str, ...] = ("score",),
-    batch_size: int = 16,
-    limit: int | None = None,
-    cache_dir: str | Path | None = None,
-    only: list[str] | None = None,
-) -> dict[str, Any]:
-    """Evaluate every condition; write OUT/robustness.json and OUT/report.{md,html} with plots; return the summary."""
+@dataclass
+class System:
+    """A model evaluated under every condition: its name, the inputs it reads (modalities and "text"), its sensor
+    channels, the metrics key it reports, and `evaluate(data.jsonl, out_dir)` writing out_dir/metrics.json."""
+
+    name: str
+    inputs: list[str]
+    sensor_channels: list[str]
+    mode: str
+    evaluate: Callable[[Path, Path], Any]
+    checkpoint: str = ""
+
+    def affected_by(self, cond: Condition) -> bool:
+        """Whether a condition changes anything this system reads (clean always does)."""
+        return cond.name == "clean" or bool(cond.drop & set(self.inputs)) or cond.modality in self.inputs
+
+
+def llm_system(
+    model: Any, modes: tuple[str, ...] = ("score",), batch_size: int = 16, cache_dir: str | Path | None = None
+) -> System:
+    """The LLM checkpoint as a robustness system (text is always an input: the prompt carries it)."""
     from emollm.evaluate import evaluate
 
-    data, out = Path(data), Path(out)
-    records = [r for _, r, err in iter_jsonl(data) if err is None][: limit or None]
-    inputs = [
-        m for m in MODALITIES if m in model.encoders and any(m in (r.get("media") or {}) for r in records)
-    ]
-    inputs += ["text"] if any(r.get("text") for r in records) else []
     sensor = model.encoders.get("sensor")
-    conditions = default_conditions(inputs, list(getattr(sensor, "channels", [])))
+    return System(
+        "llm",
+        [m for m in MODALITIES if m in model.encoders] + ["text"],
+        list(getattr(sensor, "channels", [])),
+        modes[0],
+        lambda data, out: evaluate(model, data, out, batch_size, modes, cache_dir=cache_dir, report=False),
+        str(getattr(model, "path", "")),
+    )
+
+
+def baseline_system(folder: str | Path, cache_dir: str | Path | None = None) -> System:
+    """A saved fusion baseline (`emollm baseline` output folder) as a robustness system."""
+    from emollm.baselines.saved import baseline_name, evaluate_baseline, read_baseline_meta
+    from emollm.config import load_config
+    from emollm.encoders import build_encoder
+
+    meta = read_baseline_meta(folder)
+    cfg = load_config(Path(folder) / "config.yaml")
+    sensor = cfg.modalities.get("sensor")
+    channels = (
+        list(getattr(build_encoder(sensor.encoder, "sensor", **sensor.encoder_args), "channels", []))
+        if sensor and "sensor" in meta["modalities"]
+        else []
+    )
+    return System(
+        baseline_name(meta),
+        list(meta["modalities"]),
+        channels,
+        "score",
+        lambda data, out: evaluate_baseline(folder, data, out, cache_dir, report=False),
+        str(folder),
+    )
+
+
+def run_robustness(
+    systems: list[System],
+    data: str | Path,
+    out: str | Path,
+    limit: int | None = None,
+    only: list[str] | None = None,
+) -> dict[str, Any]:
+    """Evaluate every system under every condition that touches its inputs; write OUT/robustness.json and
+    OUT/report.{md,html} with plots; return the summary."""
+    data, out = Path(data), Path(out)
+    names = [s.name for s in systems]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two robustness systems share a name: {names}")
+    records = [r for _, r, err in iter_jsonl(data) if err is None][: limit or None]
+    present = {m for r in records for m in (r.get("media") or {})} | (
+        {"text"} if any(r.get("text") for r in records) else set()
+    )
+    inputs = [m for m in (*MODALITIES, "text") if m in present and any(m in s.inputs for s in systems)]
+    channels = sorted({c for s in systems for c in s.sensor_channels})
+    conditions = default_conditions(inputs, channels)
     if only:
         conditions = [c for c in conditions if c.name == "clean" or any(c.name.startswith(o) for o in only)]
-    results: dict[str, Any] = {}
+    results: dict[str, dict[str, Any]] = {s.name: {} for s in systems}
     for cond in conditions:
         cdir = out / "conditions" / re.sub(r"[^\w.=+-]", "_", cond.name)
-        done = cdir / "metrics.json"
-        if not done.is_file():
-            log.info("robustness: %s", cond.name)
-            cdir.mkdir(parents=True, exist_ok=True)  # relative media paths walk up through it
-            recs, skipped = condition_records(cond, records, data.parent, cdir)
-            write_jsonl(cdir / "data.jsonl", recs)
-            if recs:
-                evaluate(model, cdir / "data.jsonl", cdir, batch_size, modes, cache_dir=cache_dir or out / "cache",
-                         report=False)  # fmt: skip
-                metrics = json.loads(done.read_text())
-            else:
-                metrics = {}
-            metrics["skipped"] = skipped
-            atomic_write_json(done, metrics)
-        results[cond.name] = {
-            "condition": cond.__dict__ | {"drop": sorted(cond.drop)},
-            **json.loads(done.read_text()),
+        users = [s for s in systems if s.affected_by(cond)]
+        if users:
+            recs, skipped = _condition_split(cond, records, data.parent, cdir)
+        for system in users:
+            metrics = _evaluate_condition(system, cond, recs, skipped, cdir)
+            results[system.name][cond.name] = {
+                "condition": cond.__dict__ | {"drop": sorted(cond.drop)},
+                **metrics,
+            }
+    summary: dict[str, Any] = {"data": str(data), "n": len(records), "inputs": inputs, "systems": {}}
+    for s in systems:
+        row = summarize_conditions(results[s.name], s.mode)
+        summary["systems"][s.name] = {
+            "checkpoint": s.checkpoint,
+            "inputs": [m for m in s.inputs if m in inputs],
+            **row,
         }
-    summary = summarize_conditions(results, modes[0])
-    summary.update(data=str(data), modes=list(modes), inputs=inputs, n=len(records))
+    summary["generated_data"] = any(v["generated_data"] for v in summary["systems"].values())
     atomic_write_json(out / "robustness.json", summary)
     from emollm.report_robustness import write_robustness_report
 
-    write_robustness_report(out, summary, getattr(model, "path", ""))
+    write_robustness_report(out, summary)
     return summary
+
+
+def _condition_split(
+    cond: Condition, records: list[dict], src_dir: Path, cdir: Path
+) -> tuple[list[dict], list[dict]]:
+    """The condition's split file and perturbed media under `cdir`, written once and shared by every system."""
+    if (cdir / "data.jsonl").is_file() and (cdir / "skipped.json").is_file():
+        return [r for _, r, _ in iter_jsonl(cdir / "data.jsonl")], json.loads(
+            (cdir / "skipped.json").read_text()
+        )
+    log.info("robustness: preparing %s", cond.name)
+    cdir.mkdir(parents=True, exist_ok=True)  # relative media paths walk up through it
+    recs, skipped = condition_records(cond, records, src_dir, cdir)
+    write_jsonl(cdir / "data.jsonl", recs)
+    atomic_write_json(cdir / "skipped.json", skipped)
+    return recs, skipped
+
+
+def _evaluate_condition(
+    system: System, cond: Condition, recs: list[dict], skipped: list[dict], cdir: Path
+) -> dict:
+    """One system's metrics under one condition (reused when already written); samples left with no input this
+    system reads are skipped and counted."""
+    sdir = cdir / system.name
+    done = sdir / "metrics.json"
+    if not done.is_file():
+        log.info("robustness: %s under %s", system.name, cond.name)
+        sdir.mkdir(parents=True, exist_ok=True)
+        reads = set(system.inputs)
+        usable = [
+            r for r in recs if reads & (set(r.get("media") or {}) | ({"text"} if r.get("text") else set()))
+        ]
+        kept = {r["id"] for r in usable}
+        lost = [
+            {"sample": r["id"], "reason": f"no input {system.name} reads"}
+            for r in recs
+            if r["id"] not in kept
+        ]
+        metrics: dict[str, Any] = {}
+        if usable:
+            write_jsonl(sdir / "data.jsonl", [rebase_media(dict(r), cdir, sdir) for r in usable])
+            system.evaluate(sdir / "data.jsonl", sdir)
+            metrics = json.loads(done.read_text())
+        metrics["skipped"] = skipped + lost
+        atomic_write_json(done, metrics)
+    return json.loads(done.read_text())
 
 
 def summarize_conditions(results: dict[str, Any], mode: str) -> dict[str, Any]:

@@ -146,14 +146,23 @@ def media_ckpt(tiny_lm, tmp_path_factory) -> tuple[Path, Path]:
 
 
 def test_robustness_conditions_and_report(media_ckpt, tmp_path, capsys) -> None:
+    from emollm.baselines import run_baselines
+    from emollm.config import load_config
+
     ckpt, data = media_ckpt
+    run_baselines(load_config(ckpt.parent / "config.yaml"), data, tmp_path / "bl", ("early",))
     only = ["without:", "only:", "audio_noise=0", "audio_delay=1.0", "video_blur=4", "video_occlude=0.5",
             "video_drop_frames=0.5", "sensor_flat=eda", "sensor_spikes=2.0"]  # fmt: skip
-    argv = ["robustness", "--ckpt", str(ckpt), "--data", str(data / "test.jsonl"), "--out", str(tmp_path / "rb"),
-            "--cache", str(tmp_path / "cache")] + [a for o in only for a in ("--only", o)]  # fmt: skip
-    assert main(argv) == 0
+    argv = ["robustness", "--ckpt", str(ckpt), "--baseline", str(tmp_path / "bl" / "early"), "--baseline",
+            str(tmp_path / "bl" / "early"), "--data",
+            str(data / "test.jsonl"), "--out", str(tmp_path / "rb"), "--cache", str(tmp_path / "cache")]  # fmt: skip
+    assert main(argv + [a for o in only for a in ("--only", o)]) == 0
     summary = json.loads((tmp_path / "rb" / "robustness.json").read_text())
-    names = {r["name"]: r for r in summary["conditions"]}
+    assert (
+        set(summary["systems"]) == {"llm", "baseline-early", "baseline-early-2"}
+        and "text" in summary["inputs"]
+    )
+    names = {r["name"]: r for r in summary["systems"]["llm"]["conditions"]}
     assert {"clean", "without:video", "without:audio", "without:sensor", "without:text", "only:video"} <= set(
         names
     )
@@ -164,20 +173,33 @@ def test_robustness_conditions_and_report(media_ckpt, tmp_path, capsys) -> None:
         "sensor_spikes=2.0",
         "audio_delay=1.0",
     } <= set(names)
-    assert all(r["n"] == 6 and r["skipped"] == 0 for r in summary["conditions"])
-    assert names["clean"]["delta_uar"] == 0 and all("delta_uar" in r for r in summary["conditions"])
+    assert all(r["n"] == 6 and r["skipped"] == 0 for r in names.values())
+    assert names["clean"]["delta_uar"] == 0 and all("delta_uar" in r for r in names.values())
+    # the baseline reads no text: text conditions are not run for it, text-only leaves it nothing to read
+    base = {r["name"]: r for r in summary["systems"]["baseline-early"]["conditions"]}
+    assert "without:text" not in base and summary["systems"]["baseline-early"]["inputs"] == [
+        "video",
+        "audio",
+        "sensor",
+    ]
+    assert "uar" not in base["only:text"] and base["only:text"]["skipped"] == 6
+    assert base["clean"]["n"] == 6 and base["without:video"]["n"] == 6 and "uar" in base["video_blur=4"]
     cond = tmp_path / "rb" / "conditions"
     noisy = [json.loads(x) for x in (cond / "audio_noise=0" / "data.jsonl").read_text().splitlines()]
     assert all(r["media"]["audio"].startswith("media/") for r in noisy)
     without = [json.loads(x) for x in (cond / "without_video" / "data.jsonl").read_text().splitlines()]
     assert all("video" not in r["media"] for r in without)
-    assert (
-        _png(tmp_path / "rb" / "modalities.png")
-        and "GENERATED DATA" in (tmp_path / "rb" / "report.md").read_text()
-    )
-    stamp = (cond / "clean" / "metrics.json").stat().st_mtime_ns
-    assert main(argv) == 0  # a rerun reuses finished conditions
-    assert (cond / "clean" / "metrics.json").stat().st_mtime_ns == stamp
+    # both systems scored the same perturbed files
+    llm_rows = (cond / "video_blur=4" / "llm" / "data.jsonl").read_text()
+    assert llm_rows == (cond / "video_blur=4" / "baseline-early" / "data.jsonl").read_text()
+    report = (tmp_path / "rb" / "report.md").read_text()
+    assert _png(tmp_path / "rb" / "modalities.png") and "GENERATED DATA" in report
+    assert "UAR per condition" in report and "baseline-early" in report and "no input (6 skipped)" in report
+    printed = capsys.readouterr().out
+    assert "baseline-early" in printed and "no input" in printed
+    stamp = (cond / "clean" / "llm" / "metrics.json").stat().st_mtime_ns
+    assert main(argv + ["--only", "without:"]) == 0  # a rerun reuses finished conditions
+    assert (cond / "clean" / "llm" / "metrics.json").stat().st_mtime_ns == stamp
 
 
 def test_committed_cross_corpus_spec_is_valid(monkeypatch) -> None:

@@ -48,14 +48,15 @@ def save_baseline(
             "task": bc.task,
             "text_encoder": bc.text_encoder,
             "per_speaker_norm": bc.per_speaker_norm,
+            "modality_dropout": bc.modality_dropout,
+            "class_weights": bc.class_weights,
+            "seed": bc.seed,
         },
     )
 
 
-def load_baseline(folder: str | Path) -> tuple[torch.nn.Module, dict[str, Any], RunConfig, dict]:
-    """Rebuild a saved fusion: (model in eval mode, baseline.json, run config, normalisation stats)."""
-    from emollm.baselines.models import build_fusion
-
+def read_baseline_meta(folder: str | Path) -> dict[str, Any]:
+    """A saved baseline's baseline.json, after checking the folder holds one."""
     folder = Path(folder)
     meta_path = folder / "baseline.json"
     if not meta_path.is_file() or not (folder / "model.safetensors").is_file():
@@ -63,6 +64,24 @@ def load_baseline(folder: str | Path) -> tuple[torch.nn.Module, dict[str, Any], 
     meta = json.loads(meta_path.read_text())
     if meta.get("format") != FORMAT:
         raise ValueError(f"{meta_path}: unsupported baseline format {meta.get('format')!r}")
+    return meta
+
+
+def baseline_name(meta: dict[str, Any]) -> str:
+    """A short name saying what the baseline is: fusion, text input, modality dropout, per-speaker norm."""
+    parts = [f"baseline-{meta['fusion']}"]
+    parts += ["text"] if "text" in meta["modalities"] else []
+    parts += [f"mdrop{meta['modality_dropout']:g}"] if meta.get("modality_dropout") else []
+    parts += ["spknorm"] if meta.get("per_speaker_norm") else []
+    return "+".join(parts)
+
+
+def load_baseline(folder: str | Path) -> tuple[torch.nn.Module, dict[str, Any], RunConfig, dict]:
+    """Rebuild a saved fusion: (model in eval mode, baseline.json, run config, normalisation stats)."""
+    from emollm.baselines.models import build_fusion
+
+    folder = Path(folder)
+    meta = read_baseline_meta(folder)
     tensors = load_file(str(folder / "model.safetensors"))
     regression = meta["task"] == "regression"
     model = build_fusion(
@@ -84,9 +103,10 @@ def evaluate_baseline(
     out: str | Path,
     cache_dir: str | Path | None = None,
     label_map: str | Path | None = None,
+    report: bool = True,
 ) -> dict[str, Any]:
     """Score a saved classification baseline on a split file (gold labels first mapped into its label space by
-    `label_map`); write OUT/predictions.jsonl, OUT/metrics.json and OUT/report.{md,html}."""
+    `label_map`); write OUT/predictions.jsonl, OUT/metrics.json and (with `report`) OUT/report.{md,html}."""
     import time
 
     from emollm.baselines.data import apply_stats, load_features
@@ -123,6 +143,8 @@ def evaluate_baseline(
     atomic_write_json(out / "metrics.json", metrics)
     if fs.skipped:
         atomic_write_json(out / "bad_samples.json", fs.skipped)
+    if not report:
+        return metrics
     from emollm.report_eval import write_eval_report
 
     info = {"checkpoint": str(folder), "baseline": meta["fusion"], "label_set": meta["label_set"],
