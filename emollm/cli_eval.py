@@ -74,7 +74,8 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     names = list(summary["systems"])
     rows = {name: {r["name"]: r for r in s["conditions"]} for name, s in summary["systems"].items()}
     conditions = list(dict.fromkeys(c for name in names for c in rows[name]))
-    print(f"{'condition':<34}" + "".join(f"{name:>26}" for name in names))
+    width = max(16, *(len(n) + 2 for n in names))
+    print(f"{'condition':<26}" + "".join(f"{name:>{width}}" for name in names))
     for cond in conditions:
         cells = []
         for name in names:
@@ -82,8 +83,8 @@ def cmd_robustness(args: argparse.Namespace) -> int:
             cell = "-" if r is None else "no input" if "uar" not in r else f"{r['uar']:.3f}"
             if r is not None and "uar" in r and cond != "clean":
                 cell += f" ({r['delta_uar']:+.3f})"
-            cells.append(f"{cell:>26}")
-        print(f"{cond:<34}" + "".join(cells))
+            cells.append(f"{cell:>{width}}")
+        print(f"{cond:<26}" + "".join(cells))
     print(f"UAR per condition (change vs clean); report: {Path(args.out) / 'report.md'}")
     return 0
 

@@ -166,8 +166,16 @@ def plot_bars(groups: dict[str, dict[str, float]], path: Path, title: str, ylabe
     ax.set_ylim(0, 1)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(fontsize=7)
+    _legend(ax, len(series))
     _save(fig, path)
+
+
+def _legend(ax: Any, n: int) -> None:
+    """A legend inside the axes for a few series, beside them for more (so it never hides bars or lines)."""
+    if n <= 2:
+        ax.legend(fontsize=7)
+    else:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def plot_reliability(rel: dict[str, Any], path: Path, title: str) -> None:
@@ -205,7 +213,7 @@ def plot_curves(
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1)
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
+    _legend(ax, len(curves))
     _save(fig, path)
 
 
@@ -231,6 +239,6 @@ def _save(fig: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
     tmp.replace(path)
     _plt().close(fig)
