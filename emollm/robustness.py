@@ -180,6 +180,10 @@ def baseline_system(folder: str | Path, cache_dir: str | Path | None = None) -> 
     from emollm.encoders import build_encoder
 
     meta = read_baseline_meta(folder)
+    if meta["task"] != "classification":
+        raise ValueError(
+            f"{folder}: robustness scores classification baselines; this one is a {meta['task']} model"
+        )
     cfg = load_config(Path(folder) / "config.yaml")
     sensor = cfg.modalities.get("sensor")
     channels = (

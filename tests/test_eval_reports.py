@@ -217,3 +217,18 @@ def test_committed_cross_corpus_spec_is_valid(monkeypatch) -> None:
             ].replace("synthetic", "synthetic4")
     for source in spec["sources"].values():
         assert (ROOT / source["config"]).is_file()
+
+
+def test_robustness_refuses_regression_baselines_by_name(tmp_path) -> None:
+    from emollm.robustness import baseline_system
+
+    folder = tmp_path / "early"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"")
+    (folder / "baseline.json").write_text(json.dumps({"format": 1, "fusion": "early", "task": "regression"}))
+    with pytest.raises(
+        ValueError, match="early: robustness scores classification baselines; this one is a regression"
+    ):
+        baseline_system(folder)
+    with pytest.raises(FileNotFoundError, match="not a saved baseline"):
+        baseline_system(tmp_path)
