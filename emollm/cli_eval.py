@@ -1,4 +1,4 @@
-"""Evaluation verbs of the `emollm` command: eval, cross-corpus, robustness, rationales."""
+"""Evaluation verbs of the `emollm` command: eval, cross-corpus, robustness, compare, rationales."""
 
 from __future__ import annotations
 
@@ -89,6 +89,22 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Paired test of two systems on the same samples: bootstrap UAR/accuracy difference and McNemar."""
+    from emollm.compare import compare_predictions, format_comparison
+    from emollm.io import atomic_write_json
+
+    names = tuple(args.names.split(",")) if args.names else (Path(args.a).name, Path(args.b).name)
+    if len(names) != 2 or names[0] == names[1]:
+        raise ValueError(f"--names needs two different names separated by a comma, got {args.names!r}")
+    result = compare_predictions(args.a, args.b, args.mode, names, n=args.resamples, seed=args.seed)
+    print(format_comparison(result))
+    if args.out:
+        atomic_write_json(Path(args.out), result)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def cmd_rationales(args: argparse.Namespace) -> int:
     """Measure interpretable cues with the config's encoders and write cue-grounded rationales into a split copy."""
     from emollm.config import load_config
@@ -103,7 +119,7 @@ def cmd_rationales(args: argparse.Namespace) -> int:
 
 
 def add_eval_verbs(sub: argparse._SubParsersAction) -> None:
-    """Register eval, cross-corpus, robustness and rationales."""
+    """Register eval, cross-corpus, robustness, compare and rationales."""
     p = sub.add_parser("eval", help=cmd_eval.__doc__)
     p.add_argument("--ckpt", help="LLM checkpoint folder")
     p.add_argument("--baseline", help="saved fusion baseline folder (OUT/<fusion> of emollm baseline)")
@@ -138,6 +154,18 @@ def add_eval_verbs(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", help="feature cache root (default: OUT/cache)")
     p.add_argument("--only", action="append", help="run only conditions starting with this (repeatable)")
     p.set_defaults(func=cmd_robustness)
+
+    p = sub.add_parser("compare", help=cmd_compare.__doc__)
+    p.add_argument("a", help="system A: an `emollm eval` output folder or its predictions.jsonl")
+    p.add_argument("b", help="system B, on the same split")
+    p.add_argument(
+        "--mode", default="score", choices=["score", "generate"], help="which predictions to compare"
+    )
+    p.add_argument("--names", help="display names A,B (default: the folder names)")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="also write the result as JSON here")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("rationales", help=cmd_rationales.__doc__)
     p.add_argument("--config", help="YAML preset whose modalities name the encoders")

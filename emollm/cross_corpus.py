@@ -106,6 +106,7 @@ def run_cross_corpus(
     """Run every pair of the spec; write OUT/cross_corpus.json and OUT/report.{md,html}."""
     from emollm.baselines.saved import evaluate_baseline
     from emollm.checkpoint import load_checkpoint
+    from emollm.compare import compare_predictions
     from emollm.evaluate import evaluate
 
     spec, out = load_spec(spec_path), Path(out)
@@ -125,8 +126,9 @@ def run_cross_corpus(
                                "note": pair.get("note")}  # fmt: skip
         ckpt, base_dir = trained[src]
         lmap = pair.get("label_map")
+        llm_dir = None
         if ckpt:
-            where = out / "eval" / tag.replace(">", "") / "llm"
+            where = llm_dir = out / "eval" / tag.replace(">", "") / "llm"
             m = _finished(where, modes) or evaluate(load_checkpoint(ckpt), split_file, where, modes=modes, limit=n,
                                                     cache_dir=out / "cache", label_map=lmap)  # fmt: skip
             for mode in modes:
@@ -140,6 +142,11 @@ def run_cross_corpus(
             )
             row["systems"][f"baseline {fusion}"] = _brief(m["score"])
             row["label_map_counts"] = (m.get("label_map") or {}).get("dropped")
+            if llm_dir is not None:
+                mode = "score" if "score" in modes else modes[0]
+                row.setdefault("comparisons", []).append(
+                    compare_predictions(llm_dir, where, mode, (f"llm ({mode})", f"baseline {fusion}"))
+                )
         results.append(row)
         log.info("%s: %s", tag, {k: round(v["uar"], 3) for k, v in row["systems"].items()})
     summary = {"spec": str(spec_path), "modes": list(modes), "pairs": results}

@@ -140,23 +140,26 @@ def paired_bootstrap(
     n: int = 1000,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Paired bootstrap for `key`: observed difference A - B and the share of resamples where A does not beat B
-    (a one-sided p-value for "A is better")."""
+    """Paired bootstrap for `key`: observed difference A - B, its percentile 95% interval over resamples, and the
+    share of resamples where A does not beat B (a one-sided p-value for "A is better")."""
     rng = np.random.default_rng(seed)
     g, a, b = (np.asarray(x, dtype=object) for x in (gold, pred_a, pred_b))
     delta = (
         classification_metrics(list(g), list(a), labels)[key]
         - classification_metrics(list(g), list(b), labels)[key]
     )
-    worse = 0
+    draws = []
     for _ in range(n):
         idx = rng.integers(0, len(g), len(g))
-        d = (
+        draws.append(
             classification_metrics(list(g[idx]), list(a[idx]), labels)[key]
             - classification_metrics(list(g[idx]), list(b[idx]), labels)[key]
         )
-        worse += d <= 0
-    return {"delta": float(delta), "p_value": worse / n}
+    return {
+        "delta": float(delta),
+        "ci95": [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))],
+        "p_value": float(np.mean(np.asarray(draws) <= 0)),
+    }
 
 
 def mer2023_score(weighted_f1: float, valence_mse: float) -> float:

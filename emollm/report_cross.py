@@ -37,6 +37,7 @@ def write_cross_report(out: Path, summary: dict[str, Any], spec: dict[str, Any])
     grid = [[p["systems"].get(s, {}).get("uar") for s in systems] for p in pairs]
     plot_matrix(grid, [p["pair"] for p in pairs], systems, out / "uar_matrix.png", "UAR")
     report.image("uar_matrix.png", "UAR per train -> test pair and system")
+    _comparison_table(report, pairs)
     notes = [[p["pair"], p["note"]] for p in pairs if p.get("note")]
     if notes:
         report.heading("Notes on pairs")
@@ -49,3 +50,19 @@ def write_cross_report(out: Path, summary: dict[str, Any], spec: dict[str, Any])
                               **{f"checkpoint {p['pair']}": p.get("checkpoint", "") for p in pairs},
                               "command": command_line()})  # fmt: skip
     return report.write(out)
+
+
+def _comparison_table(report: Report, pairs: list[dict[str, Any]]) -> None:
+    """The LLM against each baseline on the samples both scored: paired bootstrap UAR difference and McNemar."""
+    rows = []
+    for p in pairs:
+        for c in p.get("comparisons", []):
+            d = c["delta_uar"]
+            rows.append([p["pair"], f"{c['a']} - {c['b']}", c["n"], f"{d['delta']:+.3f}",
+                         f"[{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]", f"{d['p_value']:.3f}",
+                         f"{c['mcnemar']['only_a_correct']} / {c['mcnemar']['only_b_correct']}",
+                         f"{c['mcnemar']['p_value']:.4f}"])  # fmt: skip
+    if rows:
+        report.heading("LLM vs baselines on the same samples (paired)")
+        report.table(["pair", "difference", "n shared", "ΔUAR", "95% CI (paired bootstrap)", "P(LLM not better)",
+                      "only LLM / only baseline right", "McNemar p"], rows)  # fmt: skip

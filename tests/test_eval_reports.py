@@ -119,6 +119,7 @@ def test_cross_corpus_matrix(trained_ckpt, tiny_lm, syn_data, tmp_path, capsys) 
         and "zero-shot" in (tmp_path / "cc" / "report.md").read_text()
     )
     assert "same samples, EmoDB label names" in (tmp_path / "cc" / "report.md").read_text()
+    _check_paired_comparison(zero_shot, tmp_path / "cc" / "eval" / "syn-emodb_like", tmp_path, capsys)
     done = tmp_path / "cc" / "eval" / "syn-emodb_like" / "llm" / "metrics.json"
     stamp = done.stat().st_mtime_ns
     assert main(["cross-corpus", "--spec", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "cc")]) == 0
@@ -126,6 +127,38 @@ def test_cross_corpus_matrix(trained_ckpt, tiny_lm, syn_data, tmp_path, capsys) 
     bad = {**spec, "pairs": [{"source": "syn", "target": "emodb_like"}]}
     (tmp_path / "bad.yaml").write_text(json.dumps(bad))
     assert main(["cross-corpus", "--spec", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "cc2")]) == 2
+
+
+def _check_paired_comparison(pair: dict, folder: Path, tmp_path: Path, capsys) -> None:
+    """The pair's LLM-vs-baseline comparison agrees with the two prediction files; `emollm compare` gives the same."""
+    (c,) = pair["comparisons"]
+    llm, base = (
+        {r["id"]: r for r in map(json.loads, (folder / name / "predictions.jsonl").read_text().splitlines())}
+        for name in ("llm", "early")
+    )
+    shared = llm.keys() & base.keys()
+    only_llm = sum(llm[i]["scored_label"] == llm[i]["gold"] != base[i]["scored_label"] for i in shared)
+    assert c["n"] == len(shared) == 12 and c["mcnemar"]["only_a_correct"] == only_llm
+    assert c["delta_uar"]["delta"] == pytest.approx(c["llm (score)"]["uar"] - c["baseline early"]["uar"])
+    lo, hi = c["delta_uar"]["ci95"]
+    assert lo <= c["delta_uar"]["delta"] <= hi
+    capsys.readouterr()
+    out = tmp_path / "cmp.json"
+    argv = [
+        "compare",
+        str(folder / "llm"),
+        str(folder / "early" / "predictions.jsonl"),
+        "--names",
+        "llm (score),baseline early",
+    ]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == c and "McNemar" in capsys.readouterr().out
+    rows = (folder / "early" / "predictions.jsonl").read_text().splitlines()
+    first = json.loads(rows[0])
+    first["gold"] = next(lab for lab in first["scores"] if lab != first["gold"])
+    (tmp_path / "bad.jsonl").write_text("\n".join([json.dumps(first), *rows[1:]]) + "\n")
+    assert main(["compare", str(folder / "llm"), str(tmp_path / "bad.jsonl"), "--names", "a,b"]) == 2
+    assert f"sample {first['id']!r}: gold" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

@@ -105,6 +105,7 @@ def test_mcnemar_and_paired_bootstrap() -> None:
     assert mcnemar(gold, a, a)["p_value"] == 1.0
     pb = paired_bootstrap(gold, a, b, LABELS, key="accuracy", n=200)
     assert pb["delta"] == pytest.approx(0.5) and pb["p_value"] < 0.05
+    assert 0.2 < pb["ci95"][0] < 0.5 < pb["ci95"][1] <= 0.8
 
 
 def test_mer2023_and_mosi_conventions() -> None:
