@@ -65,4 +65,4 @@ def _comparison_table(report: Report, pairs: list[dict[str, Any]]) -> None:
     if rows:
         report.heading("LLM vs baselines on the same samples (paired)")
         report.table(["pair", "difference", "n shared", "ΔUAR", "95% CI (paired bootstrap)", "P(LLM not better)",
-                      "only LLM / only baseline right", "McNemar p"], rows)  # fmt: skip
+                      "only LLM / only baseline right", "McNemar p (accuracy)"], rows)  # fmt: skip
