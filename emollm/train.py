@@ -254,7 +254,7 @@ def _run(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Path:
         start = json.loads((resume_dir / "meta.json").read_text())["step"]
         log.info("resumed from %s at step %d", resume_dir, start)
     if trackers():
-        accelerator.inittrackers("emollm", config={"steps": total, "batch_size": t.batch_size, "lr": t.lr})
+        accelerator.init_trackers("emollm", config={"steps": total, "batch_size": t.batch_size, "lr": t.lr})
     stream = _micro_batches(loader, sampler, accelerator, start * t.grad_accum)
     trainable = [p for g in optimizer.param_groups for p in g["params"]]
     base_meta = {

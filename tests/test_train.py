@@ -35,6 +35,38 @@ def test_golden_losses(tiny_lm, syn_data, tmp_path) -> None:
     assert got[-1] < got[0]
 
 
+def test_experiment_tracker_receives_the_config_and_every_step(
+    tiny_lm, syn_data, tmp_path, monkeypatch
+) -> None:
+    """The tracker path (tensorboard where it is installed) runs here with a recording tracker."""
+    from accelerate.tracking import GeneralTracker
+
+    class Recorder(GeneralTracker):
+        name, requires_logging_directory = "recorder", False
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.config: dict = {}
+            self.rows: list[tuple[int, dict]] = []
+
+        @property
+        def tracker(self) -> Recorder:
+            return self
+
+        def store_init_configuration(self, values: dict) -> None:
+            self.config = dict(values)
+
+        def log(self, values: dict, step: int | None = None, **kwargs) -> None:
+            self.rows.append((step, dict(values)))
+
+    recorder = Recorder()
+    monkeypatch.setattr("emollm.train.trackers", lambda: [recorder])
+    train(load_config(None, tiny_overrides(tiny_lm, syn_data, tmp_path / "run", train__steps=3)))
+    assert recorder.config["steps"] == 3 and recorder.config["batch_size"] > 0
+    assert [step for step, _ in recorder.rows] == [1, 2, 3]
+    assert [row["loss"] for _, row in recorder.rows] == pytest.approx(losses(tmp_path / "run"))
+
+
 def test_resume_equals_uninterrupted(tiny_lm, syn_data, tmp_path) -> None:
     extra = dict(train__steps=3, train__align_steps=1, train__grad_accum=4, lm__lora_dropout=0.1)
     full_cfg = load_config(None, tiny_overrides(tiny_lm, syn_data, tmp_path / "full", **extra))
