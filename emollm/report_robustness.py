@@ -56,23 +56,30 @@ def _comparison_table(report: Report, systems: dict[str, Any]) -> None:
             elif "uar" not in r:
                 cells.append(f"no input ({r['skipped']} skipped)")
             else:
-                cells.append(f"{r['uar']:.3f}" + ("" if cond == "clean" else f" ({r['delta_uar']:+.3f})"))
+                mark = "*" if r.get("delta_uar_significant") else ""
+                cells.append(
+                    f"{r['uar']:.3f}" + ("" if cond == "clean" else f" ({r['delta_uar']:+.3f}{mark})")
+                )
         table.append([cond, family, *cells])
     report.heading("UAR per condition (Δ vs each system's clean)")
+    report.para(
+        "* the paired-bootstrap 95% interval of the change excludes 0 (same samples, clean vs condition)."
+    )
     report.table(["condition", "family", *systems], table)
 
 
 def _condition_table(report: Report, rows: list[dict[str, Any]]) -> None:
     table = []
     for r in rows:
-        ci = r.get("uar_ci95")
+        ci, dci = r.get("uar_ci95"), r.get("delta_uar_ci95")
         table.append([r["name"], r["family"], r.get("accuracy"), r.get("uar"),
                       f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "", r.get("macro_f1"), r.get("delta_uar"),
-                      r.get("n"), r["skipped"]])  # fmt: skip
+                      f"[{dci[0]:+.3f}, {dci[1]:+.3f}]" if dci else "", r.get("n"), r["skipped"]])  # fmt: skip
     report.table(
-        ["condition", "family", "accuracy", "UAR", "UAR 95% CI", "macro-F1", "ΔUAR vs clean", "n", "skipped"],
+        ["condition", "family", "accuracy", "UAR", "UAR 95% CI", "macro-F1", "ΔUAR vs clean",
+         "ΔUAR 95% CI (paired)", "n", "skipped"],
         table,
-    )
+    )  # fmt: skip
 
 
 def _removal_plot(report: Report, out: Path, systems: dict[str, Any]) -> None:

@@ -234,6 +234,11 @@ def run_robustness(
             results[system.name][cond.name] = {
                 "condition": cond.__dict__ | {"drop": sorted(cond.drop)},
                 **metrics,
+                "paired": _paired_drop(
+                    cdir / system.name, out / "conditions" / "clean" / system.name, system.mode
+                )
+                if cond.name != "clean"
+                else None,
             }
     summary: dict[str, Any] = {"data": str(data), "n": len(records), "inputs": inputs, "systems": {}}
     for s in systems:
@@ -297,8 +302,19 @@ def _evaluate_condition(
     return json.loads(done.read_text())
 
 
+def _paired_drop(sdir: Path, clean_dir: Path, mode: str) -> dict[str, Any] | None:
+    """UAR under the condition minus clean UAR on the samples both scored, with its paired-bootstrap 95% interval."""
+    from emollm.compare import compare_predictions
+
+    if not (sdir / "predictions.jsonl").is_file() or not (clean_dir / "predictions.jsonl").is_file():
+        return None
+    c = compare_predictions(sdir, clean_dir, mode, ("condition", "clean"))
+    return {"n": c["n"], "delta_uar": c["delta_uar"]["delta"], "ci95": c["delta_uar"]["ci95"]}
+
+
 def summarize_conditions(results: dict[str, Any], mode: str) -> dict[str, Any]:
-    """Per condition: accuracy, UAR, macro-F1, n and the UAR/accuracy drop relative to clean."""
+    """Per condition: accuracy, UAR, macro-F1, n, the UAR/accuracy drop relative to clean and the paired 95% interval
+    of the UAR drop (significant when it excludes 0)."""
     clean = results["clean"].get(mode, {})
     rows = []
     for name, r in results.items():
@@ -310,5 +326,8 @@ def summarize_conditions(results: dict[str, Any], mode: str) -> dict[str, Any]:
             row["uar_ci95"] = m.get("ci95", {}).get("uar")
             row["delta_uar"] = m["uar"] - clean["uar"] if clean else None
             row["delta_accuracy"] = m["accuracy"] - clean["accuracy"] if clean else None
+            paired = r.get("paired")
+            row["delta_uar_ci95"] = paired["ci95"] if paired else None
+            row["delta_uar_significant"] = bool(paired and (paired["ci95"][0] > 0 or paired["ci95"][1] < 0))
         rows.append(row)
     return {"mode": mode, "conditions": rows, "generated_data": bool(results["clean"].get("generated_data"))}

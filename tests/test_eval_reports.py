@@ -208,6 +208,10 @@ def test_robustness_conditions_and_report(media_ckpt, tmp_path, capsys) -> None:
     } <= set(names)
     assert all(r["n"] == 6 and r["skipped"] == 0 for r in names.values())
     assert names["clean"]["delta_uar"] == 0 and all("delta_uar" in r for r in names.values())
+    assert names["clean"]["delta_uar_ci95"] is None
+    for r in (r for r in names.values() if r["name"] != "clean"):
+        lo, hi = r["delta_uar_ci95"]  # paired: the same 6 samples, clean vs condition
+        assert -1 <= lo <= hi <= 1 and r["delta_uar_significant"] == (lo > 0 or hi < 0)
     # the baseline reads no text: text conditions are not run for it, text-only leaves it nothing to read
     base = {r["name"]: r for r in summary["systems"]["baseline-early"]["conditions"]}
     assert "without:text" not in base and summary["systems"]["baseline-early"]["inputs"] == [
@@ -227,6 +231,7 @@ def test_robustness_conditions_and_report(media_ckpt, tmp_path, capsys) -> None:
     assert llm_rows == (cond / "video_blur=4" / "baseline-early" / "data.jsonl").read_text()
     report = (tmp_path / "rb" / "report.md").read_text()
     assert _png(tmp_path / "rb" / "modalities.png") and "GENERATED DATA" in report
+    assert "ΔUAR 95% CI (paired)" in report
     assert "UAR per condition" in report and "baseline-early" in report and "no input (6 skipped)" in report
     printed = capsys.readouterr().out
     assert "baseline-early" in printed and "no input" in printed
