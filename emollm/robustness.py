@@ -1,5 +1,5 @@
-"""`emollm robustness`: evaluate one checkpoint under missing and degraded inputs and report each condition's
-metrics and its drop relative to clean input.
+"""`emollm robustness`: evaluate an LLM checkpoint and/or saved fusion baselines under missing and degraded inputs,
+on the same perturbed files, and report each condition's metrics and its drop relative to clean input.
 
 Conditions (built from the inputs the data and model have):
 - modality removed (`without:video`, ...) and every smaller subset (`only:audio+text`, ...), text included;
