@@ -51,6 +51,7 @@ def cmd_cross_corpus(args: argparse.Namespace) -> int:
 
 def cmd_robustness(args: argparse.Namespace) -> int:
     """Evaluate under removed modalities, noise, blur/occlusion/dropped frames, sensor faults and misalignment."""
+    from emollm.report_robustness import uar_grid
     from emollm.robustness import baseline_system, llm_system, run_robustness
 
     if not args.ckpt and not args.baseline:
@@ -63,29 +64,16 @@ def cmd_robustness(args: argparse.Namespace) -> int:
         systems.append(
             llm_system(emollm.load(args.ckpt), tuple(args.modes.split(",")), args.batch_size, cache)
         )
-    for folder in args.baseline or []:
-        system, copy = baseline_system(folder, cache), 1
-        base = system.name
-        while system.name in {s.name for s in systems}:  # the same kind of baseline trained twice
-            copy += 1
-            system.name = f"{base}-{copy}"
-        systems.append(system)
+    systems += [baseline_system(folder, cache) for folder in args.baseline or []]
     summary = run_robustness(systems, args.data, args.out, args.limit, args.only)
-    names = list(summary["systems"])
-    rows = {name: {r["name"]: r for r in s["conditions"]} for name, s in summary["systems"].items()}
-    conditions = list(dict.fromkeys(c for name in names for c in rows[name]))
-    width = max(16, *(len(n) + 2 for n in names))
+    names, grid = list(summary["systems"]), uar_grid(summary["systems"])
+    width = 2 + max(len(text) for text in names + [cell for _, _, cells in grid for cell in cells])
     print(f"{'condition':<26}" + "".join(f"{name:>{width}}" for name in names))
-    for cond in conditions:
-        cells = []
-        for name in names:
-            r = rows[name].get(cond)
-            cell = "-" if r is None else "no input" if "uar" not in r else f"{r['uar']:.3f}"
-            if r is not None and "uar" in r and cond != "clean":
-                cell += f" ({r['delta_uar']:+.3f})"
-            cells.append(f"{cell:>{width}}")
-        print(f"{cond:<26}" + "".join(cells))
-    print(f"UAR per condition (change vs clean); report: {Path(args.out) / 'report.md'}")
+    for cond, _, cells in grid:
+        print(f"{cond:<26}" + "".join(f"{cell:>{width}}" for cell in cells))
+    print(
+        f"UAR per condition (change vs clean; * paired 95% interval excludes 0); report: {Path(args.out) / 'report.md'}"
+    )
     return 0
 
 

@@ -40,13 +40,14 @@ def _by_name(system: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["name"]: r for r in system["conditions"]}
 
 
-def _comparison_table(report: Report, systems: dict[str, Any]) -> None:
-    """UAR (and its drop vs that system's clean UAR) per condition, one column per system."""
+def uar_grid(systems: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """(condition, family, one cell per system) rows: UAR and its change vs that system's clean UAR ("*" when the
+    paired 95% interval of the change excludes 0), "no input" when nothing was left to score, "—" when not run."""
     rows = {name: _by_name(s) for name, s in systems.items()}
     order: list[tuple[str, str]] = []
     for s in systems.values():
         order += [(r["name"], r["family"]) for r in s["conditions"] if (r["name"], r["family"]) not in order]
-    table = []
+    grid = []
     for cond, family in order:
         cells = []
         for name in systems:
@@ -60,12 +61,17 @@ def _comparison_table(report: Report, systems: dict[str, Any]) -> None:
                 cells.append(
                     f"{r['uar']:.3f}" + ("" if cond == "clean" else f" ({r['delta_uar']:+.3f}{mark})")
                 )
-        table.append([cond, family, *cells])
+        grid.append((cond, family, cells))
+    return grid
+
+
+def _comparison_table(report: Report, systems: dict[str, Any]) -> None:
+    """UAR (and its drop vs that system's clean UAR) per condition, one column per system."""
     report.heading("UAR per condition (Δ vs each system's clean)")
     report.para(
         "* the paired-bootstrap 95% interval of the change excludes 0 (same samples, clean vs condition)."
     )
-    report.table(["condition", "family", *systems], table)
+    report.table(["condition", "family", *systems], [[c, f, *cells] for c, f, cells in uar_grid(systems)])
 
 
 def _condition_table(report: Report, rows: list[dict[str, Any]]) -> None:

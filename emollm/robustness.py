@@ -211,9 +211,7 @@ def run_robustness(
     """Evaluate every system under every condition that touches its inputs; write OUT/robustness.json and
     OUT/report.{md,html} with plots; return the summary."""
     data, out = Path(data), Path(out)
-    names = [s.name for s in systems]
-    if len(set(names)) != len(names):
-        raise ValueError(f"two robustness systems share a name: {names}")
+    _number_repeated_names(systems)
     records = [r for _, r, err in iter_jsonl(data) if err is None][: limit or None]
     present = {m for r in records for m in (r.get("media") or {})} | (
         {"text"} if any(r.get("text") for r in records) else set()
@@ -254,6 +252,17 @@ def run_robustness(
 
     write_robustness_report(out, summary)
     return summary
+
+
+def _number_repeated_names(systems: list[System]) -> None:
+    """Give a system whose name is already taken (the same kind of baseline trained twice) a -2, -3... suffix."""
+    taken: set[str] = set()
+    for system in systems:
+        base, copy = system.name, 1
+        while system.name in taken:
+            copy += 1
+            system.name = f"{base}-{copy}"
+        taken.add(system.name)
 
 
 def _condition_split(
