@@ -18,8 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from data_recipes.common import Conversion, assign_split, find_root, finite_or_report, write_sensor
-from emollm.labels import circumplex_quadrant, normalise_va
+from data_recipes.common import (
+    Conversion,
+    assign_split,
+    find_root,
+    finite_or_report,
+    rating_labels,
+    write_sensor,
+)
 
 VERSION = 1
 RATE = 128.0
@@ -74,12 +80,7 @@ def convert(root: str | None, out: str, limit: int | None = None, seed: int = 0,
                     "split": assign_split(participant, TEST, DEV),
                     "speaker": f"p{participant}",
                     "media": {"sensor": write_sensor(conv, sid, signals, RATE)},
-                    "labels": {
-                        "emotion": circumplex_quadrant(v, a, 5.0),
-                        "valence": normalise_va("amigos", v),
-                        "arousal": normalise_va("amigos", a),
-                        "dominance": normalise_va("amigos", d),
-                    },
+                    "labels": rating_labels("amigos", v, a, d, 5.0),
                     "meta": {
                         "video": str(videos[t]),
                         "basic": [b for b, x in zip(BASIC, rating[5:12], strict=True) if x],

@@ -18,7 +18,7 @@ import numpy as np
 
 from emollm.data.media import save_sensor_npy
 from emollm.io import atomic_write_json, sha256_file, write_jsonl
-from emollm.labels import VA_FORMULA, get_labels
+from emollm.labels import VA_FORMULA, circumplex_quadrant, get_labels, normalise_va
 
 
 def find_root(root: str | Path | None, corpus: str, marker: str, subdirs: Iterable[str] = ()) -> Path:
@@ -180,3 +180,17 @@ def finite_or_report(conv: Conversion, values: np.ndarray, file: Path | str, wha
 
 
 RecipeFn = Callable[..., dict[str, Any]]
+
+
+def rating_labels(
+    corpus: str, valence: float, arousal: float, dominance: float, high_above: float
+) -> dict[str, Any]:
+    """Self-assessment ratings as labels: the circumplex quadrant (a rating above `high_above` is high) and the
+    valence/arousal/dominance normalised to [-1, 1] with the corpus's scale."""
+    return {
+        "emotion": circumplex_quadrant(valence, arousal, high_above),
+        **{
+            k: normalise_va(corpus, x)
+            for k, x in (("valence", valence), ("arousal", arousal), ("dominance", dominance))
+        },
+    }

@@ -18,8 +18,14 @@ from pathlib import Path
 import numpy as np
 from scipy.io.matlab import MatReadError
 
-from data_recipes.common import Conversion, assign_split, find_root, finite_or_report, write_sensor
-from emollm.labels import circumplex_quadrant, normalise_va
+from data_recipes.common import (
+    Conversion,
+    assign_split,
+    find_root,
+    finite_or_report,
+    rating_labels,
+    write_sensor,
+)
 
 VERSION = 1
 RATE = 128.0
@@ -72,12 +78,7 @@ def convert(root: str | None, out: str, limit: int | None = None, seed: int = 0,
                     "split": assign_split(subject, TEST, DEV),
                     "speaker": f"s{subject}",
                     "media": {"sensor": write_sensor(conv, sid, signals, RATE)},
-                    "labels": {
-                        "emotion": circumplex_quadrant(v, a, 5.0),
-                        "valence": normalise_va("deap", v),
-                        "arousal": normalise_va("deap", a),
-                        "dominance": normalise_va("deap", d),
-                    },
+                    "labels": rating_labels("deap", v, a, d, 5.0),
                     "meta": {
                         "trial": trial + 1,
                         "liking": float(liking),

@@ -12,8 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from data_recipes.common import Conversion, assign_split, find_root, finite_or_report, write_sensor
-from emollm.labels import circumplex_quadrant, normalise_va
+from data_recipes.common import (
+    Conversion,
+    assign_split,
+    find_root,
+    finite_or_report,
+    rating_labels,
+    write_sensor,
+)
 
 VERSION = 1
 EEG = "AF3 F7 F3 FC5 T7 P7 O1 O2 P8 T8 FC6 F4 F8 AF4".split()
@@ -69,12 +75,7 @@ def convert(root: str | None, out: str, limit: int | None = None, seed: int = 0,
                             conv, sid, {"ecg": trial[:, 0], "ecg_2": trial[:, 1]}, ecg_rate
                         )
                     },
-                    "labels": {
-                        "emotion": circumplex_quadrant(v, a, 3.0),
-                        "valence": normalise_va("dreamer", v),
-                        "arousal": normalise_va("dreamer", a),
-                        "dominance": normalise_va("dreamer", d),
-                    },
+                    "labels": rating_labels("dreamer", v, a, d, 3.0),
                     "meta": meta,
                 },
                 path,

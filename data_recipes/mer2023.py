@@ -17,24 +17,24 @@ import csv
 import math
 from pathlib import Path
 
-from data_recipes.common import Conversion, hash_split
+from data_recipes.common import Conversion, find_root, hash_split
 from emollm.labels import normalise_va
 
 VERSION = 1
 
 
 def _find(root: str | None) -> Path:
-    if root is None:
-        raise ValueError("mer2023 needs --root (the folder holding label-disdim.csv and video/)")
-    src = Path(root)
-    if not (src / "label-disdim.csv").is_file():
-        if (src / "label-6way.npz").is_file():
-            raise ValueError(
-                f"mer2023: {src / 'label-6way.npz'} holds pickled Python objects, which emollm does not load; "
-                "provide label-disdim.csv (name,discrete,valence) instead"
-            )
-        raise FileNotFoundError(f"mer2023: label-disdim.csv not found under {src}")
-    return src
+    """The MER2023 folder; the pickled label-6way.npz release is refused by name."""
+    if (
+        root is not None
+        and not (Path(root) / "label-disdim.csv").is_file()
+        and (Path(root) / "label-6way.npz").is_file()
+    ):
+        raise ValueError(
+            f"mer2023: {Path(root) / 'label-6way.npz'} holds pickled Python objects, which emollm does not load; "
+            "provide label-disdim.csv (name,discrete,valence) instead"
+        )
+    return find_root(root, "mer2023", "label-disdim.csv")
 
 
 def _transcripts(path: Path) -> dict[str, str]:

@@ -167,5 +167,7 @@ def _finished(folder: Path, modes: tuple[str, ...]) -> dict[str, Any] | None:
 
 
 def _brief(m: dict[str, Any]) -> dict[str, Any]:
-    keys = ("accuracy", "uar", "macro_f1", "weighted_f1", "unparsed_rate", "n", "seconds_per_sample")
-    return {**{k: m[k] for k in keys if k in m}, "ci95": m.get("ci95", {})}
+    from emollm.evaluate import headline
+
+    latency = {"seconds_per_sample": m["seconds_per_sample"]} if "seconds_per_sample" in m else {}
+    return {**headline(m), **latency, "ci95": m.get("ci95", {})}
