@@ -55,7 +55,7 @@ def pipeline(out: Path) -> dict:
     from emollm.checkpoint import load_checkpoint
     from emollm.config import load_config
     from emollm.data.synthetic import SyntheticSpec, generate
-    from emollm.evaluate import evaluate
+    from emollm.evaluation.evaluate import evaluate
     from emollm.testing import make_tiny_lm
     from emollm.train import train
 

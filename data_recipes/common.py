@@ -19,6 +19,7 @@ import numpy as np
 from emollm.data.media import save_sensor_npy
 from emollm.io import atomic_write_json, sha256_file, write_jsonl
 from emollm.labels import VA_FORMULA, circumplex_quadrant, get_labels, normalise_va
+from emollm.prompts import PLACEHOLDERS, load_template
 
 
 def find_root(root: str | Path | None, corpus: str, marker: str, subdirs: Iterable[str] = ()) -> Path:
@@ -93,9 +94,6 @@ class Conversion:
     def render_messages(self, template_name: str) -> None:
         """Store each record's chat `messages` rendered with a prompt template (modality placeholders such as
         <|audio|> stay unexpanded; training expands them and uses these messages instead of the template)."""
-        from emollm.model.tokens import PLACEHOLDERS
-        from emollm.prompts import load_template
-
         template, labels = load_template(template_name), get_labels(self.label_set)
         for r in self.records:
             placeholders = {m: PLACEHOLDERS[m] for m in r.get("media", {})}

@@ -93,5 +93,7 @@ def convert(root: str | None, out: str, limit: int | None = None, seed: int = 0)
     for table in [src / "label-disdim.csv", *tests]:
         conv.checksum(table)
         _read(conv, table, texts, table in tests, bool(tests))
-    conv.notes["metric"] = "MER2023 score = weighted-F1 - 0.25 x valence MSE (emollm.metrics.mer2023_score)"
+    conv.notes["metric"] = (
+        "MER2023 score = weighted-F1 - 0.25 x valence MSE (emollm.evaluation.metrics.mer2023_score)"
+    )
     return conv.write(limit, seed)

@@ -7,7 +7,7 @@ release layout (the raw clips plus one label table):
 `label` is the sentiment score on the -3..3 scale (kept as `labels.sentiment`, normalised to [-1, 1] as valence);
 the discrete label is its polarity (`sentiment3`: negative < 0, neutral = 0, positive > 0). The official folds are
 the `mode` column (train / valid / test). Metric conventions (Acc-2 has-0 and non-0, Acc-7, F1) are in
-`emollm.metrics.mosi_metrics`. The CMU-MultimodalSDK `.csd` (HDF5) release is not read.
+`emollm.evaluation.metrics.mosi_metrics`. The CMU-MultimodalSDK `.csd` (HDF5) release is not read.
 """
 
 from __future__ import annotations

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from emollm.model.emollm import EmoLLM
 
 __version__ = "0.1.0"
 
 
-def load(checkpoint: str | Path, device: str = "cpu") -> Any:
+def load(checkpoint: str | Path, device: str = "cpu") -> EmoLLM:
     """Load a trained EmoLLM from a checkpoint folder (e.g. runs/quickstart/final) for `predict` and `chat`."""
-    from emollm.checkpoint import load_checkpoint
+    from emollm.checkpoint import load_checkpoint  # deferred: `import emollm` stays light for the CLI
 
     return load_checkpoint(checkpoint, device)
 

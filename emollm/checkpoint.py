@@ -16,7 +16,13 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from emollm.config import ConfigError, RunConfig, dump_config, from_dict
-from emollm.io import atomic_write_json, atomic_write_text, replace_dir  # noqa: F401 (re-exported)
+from emollm.encoders import build_encoder
+from emollm.io import atomic_write_json, atomic_write_text
+from emollm.model.emollm import EmoLLM
+from emollm.model.lm import load_lm
+from emollm.model.projector import build_projector
+from emollm.model.tokens import add_placeholder_tokens
+from emollm.prompts import ModalityTokens, parse_template
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +42,7 @@ class CheckpointError(FileNotFoundError):
     """A checkpoint folder is missing, empty or incomplete; the message names what is wrong."""
 
 
-def write_model_files(model: Any, folder: Path, meta: dict[str, Any]) -> None:
+def write_model_files(model: EmoLLM, folder: Path, meta: dict[str, Any]) -> None:
     """Write everything needed to rebuild `model` for inference into `folder` (which must exist)."""
     model.lm.save_pretrained(folder / "adapter", save_embedding_layers=False)
     save_file(
@@ -69,16 +75,9 @@ def check_checkpoint(folder: str | Path) -> Path:
     return folder
 
 
-def load_checkpoint(folder: str | Path, device: torch.device | str = "cpu") -> Any:
+def load_checkpoint(folder: str | Path, device: torch.device | str = "cpu") -> EmoLLM:
     """Rebuild an EmoLLM for inference from a checkpoint folder (base LM + adapter + projectors)."""
     from peft import PeftModel
-
-    from emollm.encoders import build_encoder
-    from emollm.model.emollm import EmoLLM
-    from emollm.model.lm import load_lm
-    from emollm.model.projector import build_projector
-    from emollm.model.tokens import ModalityTokens, add_placeholder_tokens
-    from emollm.prompts import parse_template
 
     folder = check_checkpoint(folder)
     try:
@@ -125,12 +124,12 @@ def _check_fingerprints(folder: Path, encoders: dict[str, Any]) -> None:
             )
 
 
-def save_trainable(model: Any, path: Path) -> None:
+def save_trainable(model: EmoLLM, path: Path) -> None:
     """Save the trainable weights (projectors + LoRA) of `model` as safetensors."""
     save_file({k: v.detach().cpu().contiguous() for k, v in model.trainable_state_dict().items()}, str(path))
 
 
-def load_trainable(model: Any, path: Path) -> None:
+def load_trainable(model: EmoLLM, path: Path) -> None:
     """Load trainable weights saved by `save_trainable`, insisting that the key sets match exactly."""
     state = load_file(str(path))
     expected = set(model.trainable_state_dict())

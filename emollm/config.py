@@ -155,14 +155,54 @@ class TrainConfig:
 
 
 @dataclass
+class BaselineConfig:
+    """The conventional fusion baselines (`emollm baseline`): optimisation and inputs, shared by every fusion."""
+
+    epochs: int = 80
+    """Most training epochs (early stopping on dev UAR, or mean CCC for regression, usually ends sooner)."""
+    batch_size: int = 32
+    """Examples per batch."""
+    lr: float = 3e-3
+    """AdamW learning rate."""
+    weight_decay: float = 1e-4
+    """AdamW weight decay."""
+    patience: int = 15
+    """Epochs without a better dev score before stopping."""
+    seed: int = 0
+    """Seed for initialisation, data order and the hold-out split."""
+    class_weights: bool = False
+    """Inverse-frequency class weights in the cross-entropy loss."""
+    modality_dropout: float = 0.0
+    """Probability of hiding each present modality of a training sample (at least one stays)."""
+    per_speaker_norm: bool = False
+    """Standardise each speaker's features with that speaker's own statistics (else training statistics)."""
+    text_encoder: str = ""
+    """Sentence encoder (hub id or path) giving the baselines a `text` modality; empty = no text."""
+    task: str = "classification"
+    """classification (emotion labels) or regression (valence and arousal, CCC loss)."""
+
+    def __post_init__(self) -> None:
+        _positive("baseline.epochs", self.epochs)
+        _positive("baseline.batch_size", self.batch_size)
+        _one_of("baseline.task", self.task, ("classification", "regression"))
+        if not 0.0 <= self.modality_dropout < 1.0:
+            raise ConfigError(f"baseline.modality_dropout must be in [0, 1), got {self.modality_dropout}")
+
+
+@dataclass
 class RunConfig:
     """Everything one training run needs; saved resolved as config.yaml in every run and checkpoint folder."""
 
     lm: LMConfig = field(default_factory=LMConfig)
+    """The language model and its adapters."""
     modalities: dict[str, ModalityConfig] = field(default_factory=dict)
     """Modality name (video | audio | sensor) -> its encoder and projector."""
     data: DataConfig = field(default_factory=DataConfig)
+    """Instruction data, labels and prompt."""
     train: TrainConfig = field(default_factory=TrainConfig)
+    """The LLM training loop."""
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    """Settings of the fusion baselines trained on the same encoders and data (`emollm baseline`)."""
 
     def __post_init__(self) -> None:
         for name in self.modalities:
@@ -283,3 +323,38 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 def dump_config(cfg: RunConfig) -> str:
     """The resolved config as YAML text."""
     return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Attribute docstrings of a config dataclass: the string literal right after each field (the help text)."""
+    import ast
+    import inspect
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs = {}
+    for node, after in zip(body, body[1:], strict=False):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
+                docs[node.target.id] = " ".join(str(after.value.value).split())
+    return docs
+
+
+def config_reference(cls: type = RunConfig, prefix: str = "") -> list[str]:
+    """One line per config key: `section.key = default  help`, for `--help` and the docs."""
+    lines = []
+    docs = field_docs(cls)
+    defaults = cls()
+    for f in dataclasses.fields(cls):
+        value = getattr(defaults, f.name)
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            lines += config_reference(type(value), f"{key}.")
+        elif f.name == "modalities":
+            lines.append(
+                f"  {key}.<video|audio|sensor>.{{encoder, encoder_args, projector, num_tokens, normalize}}"
+            )
+        else:
+            lines.append(f"  {key} = {value!r}  {docs.get(f.name, '')}".rstrip())
+    return lines

@@ -5,16 +5,21 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
+from emollm.asr import Transcriber
 from emollm.config import MODALITIES
 from emollm.data.dataset import encode_media, pad_ids, sample_messages, tokenize_messages
+from emollm.data.media import load_video_audio
 from emollm.data.sample import Sample
 from emollm.encoders.audio import VIDEO_SUFFIXES
 from emollm.parse import parse_answer
+
+if TYPE_CHECKING:
+    from emollm.model.emollm import EmoLLM
 
 
 def make_sample(text: str | None = None, media: dict[str, str | None] | None = None) -> Sample:
@@ -30,14 +35,12 @@ def make_sample(text: str | None = None, media: dict[str, str | None] | None = N
     return Sample(id="input", labels={}, text=text, media=given)
 
 
-def input_sample(model: Any, text: str | None, media: dict[str, str | None] | None) -> tuple[Sample, dict]:
+def input_sample(model: EmoLLM, text: str | None, media: dict[str, str | None] | None) -> tuple[Sample, dict]:
     """The sample for raw inputs, with the transcript standing in for missing text when the model has `data.asr`;
     and what was used: `modalities` (+ `text_source`, `transcript` when transcribed)."""
     sample = make_sample(text, media)
     info: dict[str, Any] = {}
     if "video" in sample.media and "audio" not in sample.media and "audio" in model.encoders:
-        from emollm.data.media import load_video_audio
-
         video_file = sample.media["video"].partition("#")[0]
         if Path(video_file).suffix.lower() in VIDEO_SUFFIXES and load_video_audio(video_file) is not None:
             sample.media["audio"] = video_file  # the clip's own audio track feeds the audio encoder
@@ -45,8 +48,6 @@ def input_sample(model: Any, text: str | None, media: dict[str, str | None] | No
     asr_name = getattr(getattr(model.config, "data", None), "asr", "")
     if not sample.text and asr_name and "audio" in sample.media:
         if getattr(model, "_transcriber", None) is None:
-            from emollm.asr import Transcriber
-
             model._transcriber = Transcriber(asr_name)
         sample.text = model._transcriber(sample.media["audio"]) or None
         info.update(text_source="asr", transcript=sample.text)
@@ -55,7 +56,7 @@ def input_sample(model: Any, text: str | None, media: dict[str, str | None] | No
 
 
 def _prompt_ids(
-    model: Any, sample: Sample, question: str | None = None, turns: Sequence[tuple[str, str]] = ()
+    model: EmoLLM, sample: Sample, question: str | None = None, turns: Sequence[tuple[str, str]] = ()
 ) -> list[int]:
     """Prompt token ids: the template's classification prompt, or a free question (after earlier chat turns)."""
     messages = sample_messages(sample, model.template, model.tokens, model.labels, with_answer=False)
@@ -84,7 +85,7 @@ def _common_prefix(seqs: Sequence[Sequence[int]]) -> int:
 
 
 @torch.no_grad()
-def score_labels(model: Any, samples: Sequence[Sample]) -> Tensor:
+def score_labels(model: EmoLLM, samples: Sequence[Sample]) -> Tensor:
     """Probabilities `[B, K]` over the label set: softmax of each verbalised label's log-likelihood after the prompt.
 
     The prompt plus the candidates' shared prefix runs once; its KV cache is repeated K times and only the differing
@@ -136,7 +137,7 @@ def score_labels(model: Any, samples: Sequence[Sample]) -> Tensor:
 
 @torch.no_grad()
 def generate_answers(
-    model: Any,
+    model: EmoLLM,
     samples: Sequence[Sample],
     max_new_tokens: int = 96,
     question: str | None = None,
@@ -161,7 +162,10 @@ def generate_answers(
 
 
 def predict(
-    model: Any, text: str | None = None, media: dict[str, str | None] | None = None, max_new_tokens: int = 96
+    model: EmoLLM,
+    text: str | None = None,
+    media: dict[str, str | None] | None = None,
+    max_new_tokens: int = 96,
 ) -> dict[str, Any]:
     """Label from label scoring, per-label probabilities, the generated answer's rationale, modalities used."""
     sample, info = input_sample(model, text, media)
@@ -182,7 +186,7 @@ def predict(
 
 
 def chat(
-    model: Any,
+    model: EmoLLM,
     message: str,
     text: str | None = None,
     media: dict[str, str | None] | None = None,

@@ -48,17 +48,6 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
         raise
 
 
-def package_dir(module: str) -> Path | None:
-    """The folder of an installed package, found without importing it (some model-carrying wheels import heavy,
-    uninstalled dependencies in their `__init__`); None when it is not installed."""
-    import importlib.util
-
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 def replace_dir(tmp: Path, final: Path) -> None:
     """Move a finished temporary folder into place, replacing any older folder of that name."""
     if final.exists():
@@ -94,17 +83,6 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any], str | No
 def write_jsonl(path: str | Path, records: list[dict[str, Any]]) -> None:
     """Write records as JSONL atomically."""
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-
-
-def named_yaml(name_or_path: str | Path, folder: Path, what: str) -> Path:
-    """The YAML file for a name (FOLDER/NAME.yaml) or a path; a clear error listing the known names otherwise."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = folder / f"{name_or_path}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
-        raise FileNotFoundError(f"{what} not found: {name_or_path} (known: {', '.join(known) or 'none'})")
-    return path
 
 
 def sha256_file(path: str | Path) -> str:

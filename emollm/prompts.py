@@ -1,17 +1,19 @@
-"""Prompt templates (YAML files in prompts/) rendered into chat messages with modality placeholders."""
+"""Prompt templates (YAML files in prompts/) rendered into chat messages with modality placeholders, and the
+placeholder tokens themselves (one special token per modality, expanded to N slots in the prompt)."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from emollm.config import MODALITIES
+from emollm.resources import named_yaml, resource_dir
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PLACEHOLDERS = {"video": "<|video|>", "audio": "<|audio|>", "sensor": "<|sensor|>"}
 REQUIRED_KEYS = (
     "name",
     "system",
@@ -23,6 +25,24 @@ REQUIRED_KEYS = (
     "answer",
     "answer_label_only",
 )
+
+
+@dataclass
+class ModalityTokens:
+    """Placeholder string, token id and slot count of one modality (saved in a checkpoint's tokens.json)."""
+
+    modality: str
+    token: str
+    token_id: int
+    num_tokens: int
+
+    def expanded(self) -> str:
+        """The placeholder repeated once per slot, as it appears in a prompt."""
+        return self.token * self.num_tokens
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return asdict(self)
 
 
 @dataclass
@@ -138,7 +158,10 @@ def parse_template(data: dict[str, Any], where: str) -> PromptTemplate:
 
 def load_template(name_or_path: str | Path) -> PromptTemplate:
     """Load a template by name (prompts/NAME.yaml) or by path."""
-    from emollm.io import named_yaml
-
-    path = named_yaml(name_or_path, PROMPTS_DIR, "prompt template")
+    path = named_yaml(name_or_path, "prompts", "prompt template")
     return parse_template(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, str(path))
+
+
+def prompt_data(name: str) -> dict[str, Any]:
+    """A YAML data file of prompts/ (e.g. the rationale wording or the cue lexicon) by name."""
+    return yaml.safe_load((resource_dir("prompts") / f"{name}.yaml").read_text(encoding="utf-8"))

@@ -19,10 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
+from emollm.data.media import MediaError
+from emollm.data.sample import load_samples, rebase_media
+from emollm.encoders import build_encoder
+from emollm.encoders.cache import cached_encoders
 from emollm.encoders.face import FER_CLASSES
-from emollm.prompts import PROMPTS_DIR
+from emollm.encoders.physio import SCALES
+from emollm.io import iter_jsonl, write_jsonl
+from emollm.labels import get_labels
+from emollm.prompts import prompt_data
 
 VOICE = {
     "pitch": "F0semitoneFrom27.5Hz_sma3nz_amean",
@@ -37,13 +43,13 @@ MIN_REFERENCE = 5
 @cache
 def rationale_template(name: str = "rationale_default") -> dict[str, Any]:
     """The rationale wording (prompts/NAME.yaml)."""
-    return yaml.safe_load((PROMPTS_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
+    return prompt_data(name)
 
 
 @cache
 def lexicon() -> tuple[str, ...]:
     """Emotion-bearing words and phrases looked for in transcripts (prompts/cue_lexicon.yaml)."""
-    data = yaml.safe_load((PROMPTS_DIR / "cue_lexicon.yaml").read_text(encoding="utf-8"))
+    data = prompt_data("cue_lexicon")
     return tuple(
         sorted({str(w).lower() for words in data["words"].values() for w in words}, key=len, reverse=True)
     )
@@ -102,8 +108,6 @@ def cues_from_features(encoder: Any, features: np.ndarray) -> tuple[str, dict[st
     if name == "egemaps" and getattr(inner, "level", "") == "functionals":
         return "voice", voice_cues(features, list(inner.smile.feature_names))
     if name == "physio":
-        from emollm.encoders.physio import SCALES
-
         cues = physio_cues(features, inner.layout, SCALES)
         return ("physiology", cues) if cues else None
     return None
@@ -261,7 +265,6 @@ def measure_samples(
     samples: list[Any], encoders: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Measured cues per sample (via the encoders, cached when wrapped) and a report of samples whose media failed."""
-    from emollm.data.media import MediaError
 
     all_cues, bad = [], []
     for sample in samples:
@@ -308,11 +311,6 @@ def annotate_file(
 ) -> dict[str, Any]:
     """`emollm rationales`: measure cues with the config's encoders (through the feature cache) and write a copy of
     `data` with cue-grounded rationales to `out` (media paths kept valid relative to `out`)."""
-    from emollm.data.sample import load_samples, rebase_media
-    from emollm.encoders import build_encoder
-    from emollm.encoders.cache import cached_encoders
-    from emollm.io import iter_jsonl, write_jsonl
-    from emollm.labels import get_labels
 
     data, out = Path(data), Path(out)
     samples, bad_records = load_samples(data, get_labels(cfg.data.labels))

@@ -11,6 +11,7 @@ import math
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,6 @@ from emollm.data.prepass import feature_pass
 from emollm.data.sample import load_samples
 from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.io import atomic_write_json, atomic_write_text
-from emollm.labels import get_labels
 from emollm.model.emollm import EmoLLM
 from emollm.run_state import log_row, register_state_hooks, save_final, save_step, setup_logging, trackers
 
@@ -86,7 +86,7 @@ def _micro_batches(
 
 
 @torch.no_grad()
-def dev_loss(model: Any, loader: Any, accelerator: Accelerator) -> float:
+def dev_loss(model: torch.nn.Module, loader: DataLoader, accelerator: Accelerator) -> float:
     """Token-weighted mean answer loss on the dev set, reduced over processes."""
     model.eval()
     total = torch.zeros(2, device=accelerator.device)
@@ -177,10 +177,35 @@ def _shut_down(accelerator: Accelerator) -> None:
     accelerator.end_training()
 
 
+@dataclass
+class Run:
+    """Everything the loop needs, built once by `_setup`."""
+
+    cfg: RunConfig
+    accelerator: Accelerator
+    run_dir: Path
+    prepared: torch.nn.Module
+    model: EmoLLM
+    optimizer: torch.optim.Optimizer
+    stream: Iterator[dict]
+    dev_loader: DataLoader | None
+    encoders: dict
+    base_meta: dict[str, Any]
+    start: int
+    trainable: list[torch.nn.Parameter] = field(default_factory=list)
+
+
 def _run(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Path:
     """The training run proper; every model, optimizer and loader it creates is released when it returns."""
+    run = _setup(cfg, accelerator, resume)
+    return run if isinstance(run, Path) else _loop(run)
+
+
+def _start_run_dir(
+    cfg: RunConfig, accelerator: Accelerator, resume: str | None
+) -> tuple[Path, Path | None, bool]:
+    """Create the run folder and its logging; (run folder, step checkpoint to resume from, already complete)."""
     t = cfg.train
-    total = t.align_steps + t.steps
     run_dir = Path(t.out_dir)
     if accelerator.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -188,6 +213,7 @@ def _run(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Path:
     setup_logging(run_dir, accelerator.is_main_process)
     resume_dir = resolve_resume(resume, run_dir)
     final_meta = run_dir / "final" / "meta.json"
+    total = t.align_steps + t.steps
     if (
         resume
         and resume_dir is None
@@ -195,36 +221,29 @@ def _run(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Path:
         and json.loads(final_meta.read_text())["step"] == total
     ):
         log.info("run %s is already complete (%d steps); nothing to do", run_dir, total)
-        return run_dir / "final"
+        return run_dir, None, True
     if not resume and (run_dir / "log.jsonl").exists():
         raise FileExistsError(
-            f"{run_dir} already holds a run; pass --resume auto to continue it or choose another "
-            f"train.out_dir"
+            f"{run_dir} already holds a run; pass --resume auto to continue it or choose another train.out_dir"
         )
     if accelerator.is_main_process:
         atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
-    set_seed(t.seed)
+    return run_dir, resume_dir, False
 
-    model = EmoLLM.from_config(cfg, accelerator.device)
-    counts = model.parameter_counts()
-    log.info(
-        "parameters: %s trainable of %s total (%.3f%%)",
-        f"{counts['trainable']:,}",
-        f"{counts['total']:,}",
-        100 * counts["trainable"] / counts["total"],
-    )
-    labels = get_labels(cfg.data.labels)
-    encoders = cached_encoders(model.encoders, cfg.data.cache_dir, read_only=not accelerator.is_main_process)
-    train_ds, dev_ds = _prepare_data(cfg, model, encoders, accelerator, run_dir)
-    collate = Collator(encoders, model.tokenizer.pad_token_id)
+
+def _train_loader(
+    cfg: RunConfig, model: EmoLLM, train_ds: Any, encoders: dict, world: int
+) -> tuple[DataLoader, EpochSampler]:
+    """The shuffled training loader (epoch-seeded sampler, its own generator, optional modality dropout)."""
+    t = cfg.train
     dropout = None
     if t.modality_dropout > 0:
         dropout = ModalityDropout(
             t.modality_dropout, model.tokenizer, model.template, model.tokens, model.labels
         )
-    sampler = EpochSampler(len(train_ds), t.seed)
     # The loader gets its own generator: creating an iterator must not draw from the global RNG, or dropout after a
     # resume would differ from an uninterrupted run.
+    sampler = EpochSampler(len(train_ds), t.seed)
     loader = DataLoader(
         train_ds,
         generator=torch.Generator().manual_seed(t.seed),
@@ -232,14 +251,32 @@ def _run(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Path:
         sampler=sampler,
         collate_fn=Collator(encoders, model.tokenizer.pad_token_id, dropout),
         num_workers=t.num_workers,
-        drop_last=len(train_ds) >= t.batch_size * accelerator.num_processes,
+        drop_last=len(train_ds) >= t.batch_size * world,
     )
+    return loader, sampler
+
+
+def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run | Path:
+    """Model, data, optimizer and (when resuming) restored state; the final folder when the run is complete."""
+    t = cfg.train
+    run_dir, resume_dir, complete = _start_run_dir(cfg, accelerator, resume)
+    if complete:
+        return run_dir / "final"
+    set_seed(t.seed)
+    model = EmoLLM.from_config(cfg, accelerator.device)
+    counts = model.parameter_counts()
+    log.info("parameters: %s trainable of %s total (%.3f%%)", f"{counts['trainable']:,}", f"{counts['total']:,}",
+             100 * counts["trainable"] / counts["total"])  # fmt: skip
+    encoders = cached_encoders(model.encoders, cfg.data.cache_dir, read_only=not accelerator.is_main_process)
+    train_ds, dev_ds = _prepare_data(cfg, model, encoders, accelerator, run_dir)
+    loader, sampler = _train_loader(cfg, model, train_ds, encoders, accelerator.num_processes)
     groups = [
-        {"params": [p for p in model.projectors.parameters()], "name": "projectors"},
-        {"params": [p for n, p in model.lm.named_parameters() if p.requires_grad], "name": "lora"},
+        {"params": list(model.projectors.parameters()), "name": "projectors"},
+        {"params": [p for p in model.lm.parameters() if p.requires_grad], "name": "lora"},
     ]
     optimizer = torch.optim.AdamW(groups, lr=0.0, weight_decay=t.weight_decay)
     prepared, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    collate = Collator(encoders, model.tokenizer.pad_token_id)
     dev_loader = (
         accelerator.prepare(DataLoader(dev_ds, batch_size=t.batch_size, collate_fn=collate))
         if dev_ds
@@ -247,107 +284,100 @@ def _run(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Path:
     )
     unwrapped: EmoLLM = accelerator.unwrap_model(prepared)
     register_state_hooks(accelerator, unwrapped)
-
     start = 0
     if resume_dir is not None:
         accelerator.load_state(str(resume_dir / "state"))
         start = json.loads((resume_dir / "meta.json").read_text())["step"]
         log.info("resumed from %s at step %d", resume_dir, start)
+    total = t.align_steps + t.steps
     if trackers():
         accelerator.init_trackers("emollm", config={"steps": total, "batch_size": t.batch_size, "lr": t.lr})
-    stream = _micro_batches(loader, sampler, accelerator, start * t.grad_accum)
-    trainable = [p for g in optimizer.param_groups for p in g["params"]]
-    base_meta = {
+    log.info("training %d steps (%d align + %d instruct) from step %d; %d examples, batch %d x %d accum x %d procs",
+             total, t.align_steps, t.steps, start, len(train_ds), t.batch_size, t.grad_accum,
+             accelerator.num_processes)  # fmt: skip
+    meta = {
         "parameters": counts,
         "total_steps": total,
-        "labels": list(labels),
+        "labels": list(model.labels),
         "emollm_version": __version__,
     }
-    log.info(
-        "training %d steps (%d align + %d instruct) from step %d; %d examples, batch %d x %d accum x %d procs",
-        total,
-        t.align_steps,
-        t.steps,
-        start,
-        len(train_ds),
-        t.batch_size,
-        t.grad_accum,
-        accelerator.num_processes,
-    )
-    prepared.train()
+    return Run(cfg, accelerator, run_dir, prepared, unwrapped, optimizer,
+               _micro_batches(loader, sampler, accelerator, start * t.grad_accum),
+               dev_loader, encoders, meta, start,
+               [p for g in optimizer.param_groups for p in g["params"]])  # fmt: skip
+
+
+def _optimizer_step(run: Run, step: int) -> dict[str, Any]:
+    """One optimizer step (grad accumulation, clipping); the step's log row."""
+    t, acc = run.cfg.train, run.accelerator
+    stage = "align" if step < t.align_steps else "instruct"
+    lrs = stage_lrs(run.cfg, step)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lrs[group["name"]]
+    loss_sum = torch.zeros((), device=acc.device)
+    for micro in range(t.grad_accum):
+        batch = next(run.stream)
+        sync = contextlib.nullcontext() if micro == t.grad_accum - 1 else acc.no_sync(run.prepared)
+        adapters = run.model.lm.disable_adapter() if stage == "align" else contextlib.nullcontext()
+        with sync, adapters, acc.autocast():
+            out = run.prepared(
+                batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"]
+            )
+            loss = out.loss / t.grad_accum
+        acc.backward(loss)
+        loss_sum += loss.detach()
+    if t.max_grad_norm > 0:
+        acc.clip_grad_norm_(run.trainable, t.max_grad_norm)
+    run.optimizer.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    return {"step": step + 1, "stage": stage, "loss": acc.reduce(loss_sum, "mean").item(),
+            "lr": lrs["lora" if stage == "instruct" else "projectors"]}  # fmt: skip
+
+
+def _record(run: Run, row: dict[str, Any], total: int) -> None:
+    """Write the step's row to the logs, the console and the trackers."""
+    if run.accelerator.is_main_process:
+        log_row(run.run_dir, row)
+        done = row["step"]
+        if done % run.cfg.train.log_every == 0 or done == total or "dev_loss" in row:
+            dev = f" dev_loss {row['dev_loss']:.4f}" if "dev_loss" in row else ""
+            log.info(
+                "step %d/%d %s loss %.4f lr %.2e%s", done, total, row["stage"], row["loss"], row["lr"], dev
+            )
+    run.accelerator.log({k: v for k, v in row.items() if isinstance(v, float)}, step=row["step"])
+
+
+def _loop(run: Run) -> Path:
+    """Optimizer steps from `run.start` to the end (or `max_steps_per_run`), with logs and checkpoints."""
+    t, acc = run.cfg.train, run.accelerator
+    total = t.align_steps + t.steps
+    run.prepared.train()
     began = time.time()
     bar = tqdm(
-        total=total, initial=start, desc="train", disable=not accelerator.is_main_process, dynamic_ncols=True
+        total=total, initial=run.start, desc="train", disable=not acc.is_main_process, dynamic_ncols=True
     )
-    for step in range(start, total):
-        stage = "align" if step < t.align_steps else "instruct"
-        lrs = stage_lrs(cfg, step)
-        for group in optimizer.param_groups:
-            group["lr"] = lrs[group["name"]]
-        loss_sum = torch.zeros((), device=accelerator.device)
-        for micro in range(t.grad_accum):
-            batch = next(stream)
-            sync = contextlib.nullcontext() if micro == t.grad_accum - 1 else accelerator.no_sync(prepared)
-            adapters = unwrapped.lm.disable_adapter() if stage == "align" else contextlib.nullcontext()
-            with sync, adapters, accelerator.autocast():
-                out = prepared(
-                    batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"]
-                )
-                loss = out.loss / t.grad_accum
-            accelerator.backward(loss)
-            loss_sum += loss.detach()
-        if t.max_grad_norm > 0:
-            accelerator.clip_grad_norm_(trainable, t.max_grad_norm)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        done = step + 1
-        row = {
-            "step": done,
-            "stage": stage,
-            "loss": accelerator.reduce(loss_sum, "mean").item(),
-            "lr": lrs["lora" if stage == "instruct" else "projectors"],
-            "seconds": round(time.time() - began, 3),
-        }
-        if dev_loader is not None and ((t.eval_every and done % t.eval_every == 0) or done == total):
-            row["dev_loss"] = dev_loss(prepared, dev_loader, accelerator)
+    for step in range(run.start, total):
+        row = _optimizer_step(run, step)
+        done = row["step"]
+        row["seconds"] = round(time.time() - began, 3)
+        if run.dev_loader is not None and ((t.eval_every and done % t.eval_every == 0) or done == total):
+            row["dev_loss"] = dev_loss(run.prepared, run.dev_loader, acc)
         bar.update(1)
-        bar.set_postfix(loss=f"{row['loss']:.4f}", stage=stage)
-        if accelerator.is_main_process:
-            log_row(run_dir, row)
-            if done % t.log_every == 0 or done == total or "dev_loss" in row:
-                log.info(
-                    "step %d/%d %s loss %.4f lr %.2e%s",
-                    done,
-                    total,
-                    stage,
-                    row["loss"],
-                    row["lr"],
-                    f" dev_loss {row['dev_loss']:.4f}" if "dev_loss" in row else "",
-                )
-        accelerator.log({k: v for k, v in row.items() if isinstance(v, float)}, step=done)
-        meta = {**base_meta, "step": done, "stage": stage}
-        stop_now = t.max_steps_per_run and done - start >= t.max_steps_per_run and done < total
+        bar.set_postfix(loss=f"{row['loss']:.4f}", stage=row["stage"])
+        _record(run, row, total)
+        meta = {**run.base_meta, "step": done, "stage": row["stage"]}
+        stop_now = t.max_steps_per_run and done - run.start >= t.max_steps_per_run and done < total
         if done < total and ((t.save_every and done % t.save_every == 0) or stop_now):
-            save_step(accelerator, unwrapped, run_dir, done, meta, t.keep_last)
+            save_step(acc, run.model, run.run_dir, done, meta, t.keep_last)
         if stop_now:
-            flush_caches(encoders)
-            log.info(
-                "stopping after %d steps this run (train.max_steps_per_run); resume with --resume auto",
-                done - start,
-            )
+            flush_caches(run.encoders)
+            log.info("stopping after %d steps this run (train.max_steps_per_run); resume with --resume auto",
+                     done - run.start)  # fmt: skip
             bar.close()
-            return run_dir / f"step-{done:06d}"
+            return run.run_dir / f"step-{done:06d}"
     bar.close()
-    flush_caches(encoders)
-    save_final(
-        accelerator,
-        unwrapped,
-        run_dir,
-        {
-            **base_meta,
-            "step": total,
-            "stage": "instruct" if t.steps else "align",
-            "train_seconds": round(time.time() - began, 2),
-        },
-    )
-    return run_dir / "final"
+    flush_caches(run.encoders)
+    final_meta = {**run.base_meta, "step": total, "stage": "instruct" if t.steps else "align",
+                  "train_seconds": round(time.time() - began, 2)}  # fmt: skip
+    save_final(acc, run.model, run.run_dir, final_meta)
+    return run.run_dir / "final"

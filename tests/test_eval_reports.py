@@ -62,7 +62,7 @@ def test_eval_with_label_map_writes_report_and_counts_drops(trained_ckpt, syn_da
 
 def _evaluate_unmapped(ckpt: Path, data: Path, tmp_path: Path) -> dict:
     from emollm.checkpoint import load_checkpoint
-    from emollm.evaluate import evaluate
+    from emollm.evaluation.evaluate import evaluate
 
     return evaluate(load_checkpoint(ckpt), data / "test.jsonl", tmp_path / "ev2", report=False)
 
@@ -241,8 +241,8 @@ def test_robustness_conditions_and_report(media_ckpt, tmp_path, capsys) -> None:
 
 
 def test_committed_cross_corpus_spec_is_valid(monkeypatch) -> None:
-    from emollm.cross_corpus import load_spec
-    from emollm.label_maps import load_label_map
+    from emollm.evaluation.label_maps import load_label_map
+    from emollm.experiments.cross_corpus import load_spec
     from tests.conftest import ROOT
 
     monkeypatch.setenv("EMOLLM_DATA_DIR", "/data")
@@ -258,7 +258,7 @@ def test_committed_cross_corpus_spec_is_valid(monkeypatch) -> None:
 
 
 def test_robustness_refuses_regression_baselines_by_name(tmp_path) -> None:
-    from emollm.robustness import baseline_system
+    from emollm.experiments.robustness import baseline_system
 
     folder = tmp_path / "early"
     folder.mkdir()

@@ -136,7 +136,7 @@ def test_cli_chat_json_eval_and_repl(trained_ckpt, syn_data, tmp_path, capsys, m
 
 
 def test_eval_resumes_from_partial_predictions(trained_ckpt, syn_data, tmp_path) -> None:
-    from emollm.evaluate import evaluate
+    from emollm.evaluation.evaluate import evaluate
 
     model = emollm.load(trained_ckpt)
     out = tmp_path / "ev"
@@ -144,12 +144,12 @@ def test_eval_resumes_from_partial_predictions(trained_ckpt, syn_data, tmp_path)
     rows = (out / "predictions.jsonl").read_text().splitlines()
     out.joinpath("predictions.partial.jsonl").write_text("\n".join(rows[:7]) + "\n")  # a run killed after 7
     calls = []
-    original = emollm.evaluate.score_labels
-    emollm.evaluate.score_labels = lambda m, batch: calls.append(len(batch)) or original(m, batch)
+    original = emollm.evaluation.evaluate.score_labels
+    emollm.evaluation.evaluate.score_labels = lambda m, batch: calls.append(len(batch)) or original(m, batch)
     try:
         again = evaluate(model, syn_data / "test.jsonl", out, batch_size=4, modes=("score",))
     finally:
-        emollm.evaluate.score_labels = original
+        emollm.evaluation.evaluate.score_labels = original
     assert sum(calls) == 5
     assert again["score"]["accuracy"] == first["score"]["accuracy"]
 

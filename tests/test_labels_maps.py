@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from emollm.label_maps import MAPS_DIR, load_label_map, map_records, parse_label_map
+from emollm.evaluation.label_maps import load_label_map, map_records, parse_label_map
 from emollm.labels import LABEL_SETS, canonical_of, circumplex_quadrant, normalise_va, synonyms
+from emollm.resources import resource_dir
 
 
 def test_every_label_has_a_canonical_concept_and_synonyms_are_unambiguous() -> None:
@@ -33,7 +34,7 @@ def test_valence_arousal_normalisation_and_quadrants() -> None:
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("path", sorted(MAPS_DIR.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(resource_dir("label_maps").glob("*.yaml")), ids=lambda p: p.stem)
 def test_committed_label_maps_are_valid(path) -> None:
     lmap = load_label_map(path.stem)
     assert lmap.name == path.stem and lmap.version >= 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emollm.metrics import classification_metrics
+from emollm.evaluation.metrics import classification_metrics
 from emollm.parse import parse_answer
 
 LABELS = ("neutral", "happy", "sad", "angry")
@@ -62,7 +62,7 @@ def test_parse_keeps_rationale() -> None:
 
 
 def test_regression_metrics_match_hand_computation() -> None:
-    from emollm.metrics import regression_metrics
+    from emollm.evaluation.metrics import regression_metrics
 
     gold, pred = [1.0, 2.0, 3.0, 4.0], [2.0, 2.0, 4.0, 4.0]
     # means 2.5 / 3.0; population variances 1.25 / 1.0; covariance 1.0
@@ -81,7 +81,7 @@ def test_regression_metrics_match_hand_computation() -> None:
 
 
 def test_bootstrap_ci_brackets_the_estimate_and_is_seeded() -> None:
-    from emollm.metrics import bootstrap_ci
+    from emollm.evaluation.metrics import bootstrap_ci
 
     gold = ["happy", "sad", "angry", "neutral"] * 10
     pred = gold[:30] + ["happy"] * 10
@@ -94,7 +94,7 @@ def test_bootstrap_ci_brackets_the_estimate_and_is_seeded() -> None:
 
 
 def test_mcnemar_and_paired_bootstrap() -> None:
-    from emollm.metrics import mcnemar, paired_bootstrap
+    from emollm.evaluation.metrics import mcnemar, paired_bootstrap
 
     gold = ["happy"] * 20
     a = ["happy"] * 20
@@ -109,7 +109,7 @@ def test_mcnemar_and_paired_bootstrap() -> None:
 
 
 def test_mer2023_and_mosi_conventions() -> None:
-    from emollm.metrics import mer2023_score, mosi_metrics
+    from emollm.evaluation.metrics import mer2023_score, mosi_metrics
 
     assert mer2023_score(0.8, 0.4) == pytest.approx(0.7)
     gold = [2.6, -1.2, 0.0, 0.4, -3.0]

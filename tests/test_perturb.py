@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from emollm import perturb
 from emollm.data.media import load_sensor, load_video
+from emollm.experiments import perturb
 
 
 def test_noise_hits_the_requested_snr_and_delay_shifts() -> None:

@@ -8,12 +8,13 @@ import json
 import pytest
 
 from emollm.parse import parse_answer, parse_va
-from emollm.prompts import PROMPTS_DIR, load_template, parse_template
+from emollm.prompts import load_template, parse_template
+from emollm.resources import resource_dir
 
 LABELS = ("neutral", "happy", "sad", "angry")
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in PROMPTS_DIR.glob("emotion_*.yaml")))
+@pytest.mark.parametrize("name", sorted(p.stem for p in resource_dir("prompts").glob("emotion_*.yaml")))
 def test_every_template_loads_and_its_answers_parse(name: str) -> None:
     t = load_template(name)
     assert len(t.instructions) >= 3 and all("{labels}" in i for i in t.instructions)
@@ -21,7 +22,7 @@ def test_every_template_loads_and_its_answers_parse(name: str) -> None:
     parsed = parse_answer(answer, LABELS, "synthetic4")
     assert parsed.label == "sad" and parsed.rationale == "Pitch low (-1.2 SD); face mostly sad (p = 0.61)."
     assert (parse_va(answer) == (-0.5, -0.25)) == bool(t.answer_va)
-    assert t.to_yaml() and load_template(PROMPTS_DIR / f"{name}.yaml").name == name
+    assert t.to_yaml() and load_template(resource_dir("prompts") / f"{name}.yaml").name == name
 
 
 def test_dialogue_context_and_missing_modalities_in_the_user_turn() -> None:
@@ -52,7 +53,7 @@ def test_training_with_va_template_stores_it_and_eval_scores_va(tiny_lm, syn_dat
     from emollm.config import load_config
     from emollm.data.dataset import sample_messages
     from emollm.data.sample import load_samples
-    from emollm.evaluate import evaluate
+    from emollm.evaluation.evaluate import evaluate
     from emollm.train import train
     from tests.conftest import tiny_overrides
 

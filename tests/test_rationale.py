@@ -104,7 +104,7 @@ def test_emodb_prosody_rationales_are_grounded(tmp_path: Path) -> None:
 
 
 def test_an_unfinished_last_clause_is_not_checked() -> None:
-    from emollm.evaluate import complete_clauses
+    from emollm.evaluation.evaluate import complete_clauses
 
     cut = "Face mostly happy (p = 0.82); pitch high (+1.2 SD); heart rate 8"
     assert complete_clauses(cut) == "Face mostly happy (p = 0.82); pitch high (+1.2 SD)"

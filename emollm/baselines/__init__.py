@@ -2,6 +2,7 @@
 as the LLM path."""
 
 from emollm.baselines.models import build_fusion
-from emollm.baselines.train import ALL, BaselineConfig, run_baselines, run_loso
+from emollm.baselines.train import ALL, run_baselines, run_loso
+from emollm.config import BaselineConfig
 
 __all__ = ["ALL", "BaselineConfig", "build_fusion", "run_baselines", "run_loso"]

@@ -5,16 +5,18 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from emollm.config import RunConfig
 from emollm.data.prepass import feature_pass
-from emollm.data.sample import load_samples
+from emollm.data.sample import Sample, load_samples
 from emollm.encoders import build_encoder
 from emollm.encoders.base import pad_frames
 from emollm.encoders.cache import cached_encoders, flush_caches
+from emollm.encoders.text import SentenceEncoder
 from emollm.labels import get_labels
 
 
@@ -71,27 +73,10 @@ def load_features(
     modalities = list(cfg.modalities)
     feats, masks = {}, {}
     for m, enc in encoders.items():
-        frames = []
-        for s in samples:
-            if m in s.media:
-                f, k = enc.encode([enc.prepare(s.media[m])])
-                frames.append(f[0][k[0]])
-            else:
-                frames.append(torch.zeros(1, enc.dim))  # placeholder row, masked out below and by `present`
-        feats[m], masks[m] = pad_frames(frames, enc.dim)
-        for i, s in enumerate(samples):
-            if m not in s.media:
-                masks[m][i] = False
+        feats[m], masks[m] = _modality_frames(enc, m, samples)
     flush_caches(encoders)
     if text_encoder:
-        from emollm.encoders.text import SentenceEncoder
-
-        encoder = SentenceEncoder(text_encoder)
-        has_text = torch.tensor([bool(s.text) for s in samples])
-        embeddings = torch.zeros(len(samples), encoder.dim)
-        if has_text.any():
-            embeddings[has_text] = encoder.encode([s.text for s in samples if s.text])
-        feats["text"], masks["text"] = embeddings[:, None, :], has_text[:, None].clone()
+        feats["text"], masks["text"] = _text_embeddings(text_encoder, samples)
         modalities.append("text")
     present = torch.tensor(
         [
@@ -117,6 +102,32 @@ def load_features(
         modalities,
         [b.__dict__ for b in bad] + bad_media,
     )
+
+
+def _modality_frames(enc: Any, modality: str, samples: list[Sample]) -> tuple[Tensor, Tensor]:
+    """Padded frames `[N, T, D]` and mask `[N, T]` of one modality (rows without it are fully masked)."""
+    frames = []
+    for s in samples:
+        if modality in s.media:
+            f, k = enc.encode([enc.prepare(s.media[modality])])
+            frames.append(f[0][k[0]])
+        else:
+            frames.append(torch.zeros(1, enc.dim))  # placeholder row, masked out below and by `present`
+    feats, mask = pad_frames(frames, enc.dim)
+    for i, s in enumerate(samples):
+        if modality not in s.media:
+            mask[i] = False
+    return feats, mask
+
+
+def _text_embeddings(text_encoder: str, samples: list[Sample]) -> tuple[Tensor, Tensor]:
+    """Sentence embeddings `[N, 1, D]` of the transcripts and their mask `[N, 1]` (False without text)."""
+    encoder = SentenceEncoder(text_encoder)
+    has_text = torch.tensor([bool(s.text) for s in samples])
+    embeddings = torch.zeros(len(samples), encoder.dim)
+    if has_text.any():
+        embeddings[has_text] = encoder.encode([s.text for s in samples if s.text])
+    return embeddings[:, None, :], has_text[:, None].clone()
 
 
 def standardize(

@@ -11,8 +11,13 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from emollm.baselines.data import apply_stats, load_features
+from emollm.baselines.models import build_fusion
+from emollm.baselines.predict import predict_proba, prediction_rows, score_rows
 from emollm.config import RunConfig, dump_config, load_config
-from emollm.io import atomic_write_json, atomic_write_text
+from emollm.evaluation.label_maps import map_split_into
+from emollm.evaluation.report.eval import write_eval_report
+from emollm.io import atomic_write_json, atomic_write_text, write_jsonl
 
 FORMAT = 1
 
@@ -78,7 +83,6 @@ def baseline_name(meta: dict[str, Any]) -> str:
 
 def load_baseline(folder: str | Path) -> tuple[torch.nn.Module, dict[str, Any], RunConfig, dict]:
     """Rebuild a saved fusion: (model in eval mode, baseline.json, run config, normalisation stats)."""
-    from emollm.baselines.models import build_fusion
 
     folder = Path(folder)
     meta = read_baseline_meta(folder)
@@ -109,18 +113,12 @@ def evaluate_baseline(
     `label_map`); write OUT/predictions.jsonl, OUT/metrics.json and (with `report`) OUT/report.{md,html}."""
     import time
 
-    from emollm.baselines.data import apply_stats, load_features
-    from emollm.baselines.train import _score, predict_proba, prediction_rows
-    from emollm.io import write_jsonl
-
     model, meta, cfg, stats = load_baseline(folder)
     if meta["task"] != "classification":
         raise ValueError(f"{folder}: evaluating a regression baseline on a split file is not supported here")
     out = Path(out)
     mapping = None
     if label_map is not None:
-        from emollm.label_maps import map_split_into
-
         data, _, mapping = map_split_into(data, label_map, meta["label_set"], out, allow_other=False)
     fs = load_features(cfg, data, cache_dir or cfg.data.cache_dir or out / "cache", meta["text_encoder"])
     if len(fs) == 0:
@@ -134,7 +132,7 @@ def evaluate_baseline(
     rows = prediction_rows(fs, probs, labels)
     for row in rows:
         row["score_seconds"] = round(per, 6)
-    score = _score(rows, labels)
+    score = score_rows(rows, labels)
     score["seconds_per_sample"] = per
     metrics = {"score": score, "baseline": meta["fusion"], "checkpoint": str(folder), "data": str(data),
                "n_bad": len(fs.skipped), "label_map": mapping}  # fmt: skip
@@ -145,7 +143,6 @@ def evaluate_baseline(
         atomic_write_json(out / "bad_samples.json", fs.skipped)
     if not report:
         return metrics
-    from emollm.report_eval import write_eval_report
 
     info = {"checkpoint": str(folder), "baseline": meta["fusion"], "label_set": meta["label_set"],
             "modalities": ", ".join(meta["modalities"])}  # fmt: skip

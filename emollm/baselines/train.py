@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,17 @@ import torch.nn.functional as F
 
 from emollm.baselines.data import FeatureSet, load_features, standardize
 from emollm.baselines.models import build_fusion
+from emollm.baselines.predict import batch_inputs, predict_proba, predict_values, prediction_rows, score_rows
 from emollm.baselines.saved import save_baseline
-from emollm.config import RunConfig
-from emollm.evaluate import format_table, headline
+from emollm.config import BaselineConfig, RunConfig
+from emollm.evaluation.metrics import (
+    classification_metrics,
+    format_table,
+    headline,
+    regression_metrics,
+)
 from emollm.io import atomic_write_json, write_jsonl
 from emollm.labels import get_labels
-from emollm.metrics import bootstrap_ci, classification_metrics, regression_metrics
 
 log = logging.getLogger("emollm.baselines")
 ALL = (
@@ -41,33 +45,6 @@ ALL = (
 )
 
 
-@dataclass
-class BaselineConfig:
-    """Optimisation settings shared by every fusion baseline."""
-
-    epochs: int = 80
-    batch_size: int = 32
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    patience: int = 15
-    seed: int = 0
-    class_weights: bool = False
-    modality_dropout: float = 0.0
-    per_speaker_norm: bool = False
-    text_encoder: str = ""
-    task: str = "classification"
-    """classification (emotion labels) or regression (valence and arousal, CCC loss)."""
-    """Sentence encoder (hub id or path) giving the baselines a `text` modality; empty = no text."""
-
-
-def _batch(fs: FeatureSet, idx: torch.Tensor) -> tuple[dict, dict, torch.Tensor]:
-    return (
-        {m: f[idx] for m, f in fs.feats.items()},
-        {m: k[idx] for m, k in fs.masks.items()},
-        fs.present[idx],
-    )
-
-
 def _drop_modalities(
     masks: dict, present: torch.Tensor, p: float, gen: torch.Generator
 ) -> tuple[dict, torch.Tensor]:
@@ -80,11 +57,6 @@ def _drop_modalities(
     return masks, present
 
 
-def predict_proba(model: torch.nn.Module, fs: FeatureSet) -> torch.Tensor:
-    """Class probabilities `[N, K]`."""
-    return predict_values(model, fs).softmax(-1)
-
-
 def ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """1 - mean concordance correlation over target columns `[B, D]` (batch moments)."""
     mp, mt = pred.mean(0), target.mean(0)
@@ -93,15 +65,7 @@ def ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 1 - (2 * cov / (vp + vt + (mp - mt) ** 2 + 1e-8)).mean()
 
 
-@torch.no_grad()
-def predict_values(model: torch.nn.Module, fs: FeatureSet) -> torch.Tensor:
-    """Raw model outputs `[N, K]` (class logits, or valence/arousal values)."""
-    model.eval()
-    feats, masks, present = _batch(fs, torch.arange(len(fs)))
-    return model(feats, masks, present, fs.modalities)
-
-
-def _dev_score(model: torch.nn.Module, dev: FeatureSet, regression: bool, classes: int) -> float:
+def _devscore_rows(model: torch.nn.Module, dev: FeatureSet, regression: bool, classes: int) -> float:
     """Dev UAR (classification) or mean valence/arousal CCC (regression), the early-stopping criterion."""
     if regression:
         out = predict_values(model, dev)
@@ -132,7 +96,7 @@ def fit(
             idx = order[start : start + bc.batch_size]
             if len(idx) < 2:
                 continue
-            feats, masks, present = _batch(train, idx)
+            feats, masks, present = batch_inputs(train, idx)
             if bc.modality_dropout > 0:
                 masks, present = _drop_modalities(masks, present, bc.modality_dropout, gen)
             out = model(feats, masks, present, train.modalities)
@@ -144,7 +108,7 @@ def fit(
             opt.zero_grad()
             loss.backward()
             opt.step()
-        score = _dev_score(model, dev, regression, classes)
+        score = _devscore_rows(model, dev, regression, classes)
         epochs_run = epoch + 1
         if score > best_score:
             best, best_score, stale = copy.deepcopy(model.state_dict()), score, 0
@@ -165,32 +129,6 @@ def _holdout(train: FeatureSet, seed: int) -> tuple[FeatureSet, FeatureSet]:
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
     cut = max(1, int(0.15 * len(order)))
     return train.subset(order[cut:]), train.subset(order[:cut])
-
-
-def prediction_rows(test: FeatureSet, probs: torch.Tensor, labels: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Prediction rows in `emollm eval`'s format."""
-    rows = []
-    for i, (sid, gold, p) in enumerate(zip(test.ids, test.y, probs, strict=True)):
-        label = labels[int(p.argmax())]
-        rows.append(
-            {
-                "id": sid,
-                "gold": labels[int(gold)],
-                "predicted": label,
-                "scored_label": label,
-                "scores": {lab: round(float(v), 6) for lab, v in zip(labels, p, strict=True)},
-                "modalities": [m for j, m in enumerate(test.modalities) if test.present[i, j]],
-            }
-        )
-    return rows
-
-
-def _score(rows: list[dict], labels: tuple[str, ...], ci: bool = True) -> dict[str, Any]:
-    gold, pred = [r["gold"] for r in rows], [r["predicted"] for r in rows]
-    metrics = classification_metrics(gold, pred, labels)
-    if ci:
-        metrics["ci95"] = bootstrap_ci(gold, pred, labels)
-    return metrics
 
 
 def _regression_result(name: str, test: FeatureSet, out: torch.Tensor, seconds: float, info: dict) -> tuple:
@@ -256,7 +194,7 @@ def run_baselines(
 ) -> dict[str, Any]:
     """Train each fusion on DIR/train.jsonl (early stopping on DIR/dev.jsonl), score DIR/test.jsonl; write
     OUT/<fusion>/{predictions.jsonl,metrics.json} and OUT/comparison.{json,md}; return {fusion: metrics}."""
-    bc = bc or BaselineConfig()
+    bc = bc or cfg.baseline
     data_dir, out = Path(data_dir), Path(out)
     labels = get_labels(cfg.data.labels)
     cache = cache_dir or cfg.data.cache_dir or out / "cache"
@@ -288,7 +226,7 @@ def run_baselines(
             continue
         rows[name] = prediction_rows(test, predict_proba(model, test), labels)
         results[name] = {
-            "score": _score(rows[name], labels),
+            "score": score_rows(rows[name], labels),
             "baseline": name,
             "train_seconds": round(seconds, 2),
             **info,
@@ -314,7 +252,7 @@ def run_loso(
 ) -> dict[str, Any]:
     """Leave-one-speaker-out: for each speaker, train on the others (15% held out for early stopping) and test on
     that speaker. Metrics are over the pooled predictions of all folds, plus each fold's UAR and their mean."""
-    bc = bc or BaselineConfig()
+    bc = bc or cfg.baseline
     if bc.task != "classification":
         raise ValueError("leave-one-speaker-out runs classification baselines only")
     out = Path(out)
@@ -336,10 +274,10 @@ def run_loso(
             model, _ = fit(name, train, dev, len(labels), bc)
             seconds += time.time() - began
             fold = prediction_rows(test, predict_proba(model, test), labels)
-            fold_uar[speaker] = _score(fold, labels, ci=False)["uar"]
+            fold_uar[speaker] = score_rows(fold, labels, ci=False)["uar"]
             rows[name] += fold
         results[name] = {
-            "score": _score(rows[name], labels),
+            "score": score_rows(rows[name], labels),
             "baseline": name,
             "protocol": "leave-one-speaker-out",
             "fold_uar": fold_uar,

@@ -16,8 +16,7 @@ from torch import Tensor
 from emollm.data.sample import Sample
 from emollm.encoders import Encoder
 from emollm.encoders.base import Features, encode_inputs
-from emollm.model.tokens import ModalityTokens
-from emollm.prompts import PromptTemplate, instruction_index
+from emollm.prompts import ModalityTokens, PromptTemplate, instruction_index
 
 IGNORE = -100
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emollm.io import atomic_write_text
+
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg"}
 SENSOR_TYPES = ("eda", "gsr", "ecg", "ppg", "bvp", "emg", "resp", "temp")
 EEG_PREFIX = "eeg_"
@@ -350,7 +352,6 @@ def save_sensor_npy(
 ) -> Path:
     """Write channels as `PATH.npy` `[C, N]` + `PATH.json` (names, rate), atomically: the form `load_sensor` reads.
     Channels are cut to the shortest one."""
-    from emollm.io import atomic_write_text
 
     path = Path(path).with_suffix(".npy")
     path.parent.mkdir(parents=True, exist_ok=True)

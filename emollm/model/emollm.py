@@ -8,14 +8,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from emollm import generate
 from emollm.config import RunConfig
 from emollm.encoders import Encoder, build_encoder
 from emollm.encoders.base import Features
 from emollm.labels import get_labels
 from emollm.model.lm import apply_lora, load_lm
 from emollm.model.projector import build_projector
-from emollm.model.tokens import ModalityTokens, add_placeholder_tokens
-from emollm.prompts import PromptTemplate, load_template
+from emollm.model.tokens import add_placeholder_tokens
+from emollm.prompts import ModalityTokens, PromptTemplate, load_template
 
 log = logging.getLogger(__name__)
 
@@ -140,12 +141,8 @@ class EmoLLM(nn.Module):
 
     def predict(self, text: str | None = None, **media: str) -> dict[str, Any]:
         """Label (by label scoring), per-label probabilities, a generated rationale and the modalities used."""
-        from emollm.generate import predict
-
-        return predict(self, text=text, media=media)
+        return generate.predict(self, text=text, media=media)
 
     def chat(self, message: str, text: str | None = None, **media: str) -> dict[str, Any]:
         """Answer a free question about the given inputs; also returns the label-scoring prediction."""
-        from emollm.generate import chat
-
-        return chat(self, message, text=text, media=media)
+        return generate.chat(self, message, text=text, media=media)

@@ -1,31 +1,11 @@
-"""Modality placeholder tokens: one special token per modality, expanded to N slots in the prompt."""
+"""Register the modality placeholder tokens (`emollm.prompts.PLACEHOLDERS`) with a tokenizer and an LM."""
 
 from __future__ import annotations
-
-from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-PLACEHOLDERS = {"video": "<|video|>", "audio": "<|audio|>", "sensor": "<|sensor|>"}
-
-
-@dataclass
-class ModalityTokens:
-    """Placeholder string, token id and slot count of one modality (saved in a checkpoint's tokens.json)."""
-
-    modality: str
-    token: str
-    token_id: int
-    num_tokens: int
-
-    def expanded(self) -> str:
-        """The placeholder repeated once per slot, as it appears in a prompt."""
-        return self.token * self.num_tokens
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready form."""
-        return asdict(self)
+from emollm.prompts import PLACEHOLDERS, ModalityTokens
 
 
 def add_placeholder_tokens(tokenizer, lm: nn.Module, num_tokens: dict[str, int]) -> dict[str, ModalityTokens]:

@@ -8,6 +8,7 @@ its rate is reported as `unparsed_rate`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -211,3 +212,20 @@ def reliability(confidence: Sequence[float], correct: Sequence[bool], bins: int 
                 }
             )
     return {"bins": rows, "ece": float(ece)}
+
+
+def headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The summary keys of one mode's metrics (accuracy, uar, macro_f1, weighted_f1, unparsed_rate, n)."""
+    keys = ("accuracy", "uar", "macro_f1", "weighted_f1", "unparsed_rate", "n")
+    return {k: metrics[k] for k in keys}
+
+
+def format_table(named: dict[str, dict[str, Any]]) -> str:
+    """A plain-text table of headline metrics, one row per named result."""
+    cols = ("accuracy", "uar", "macro_f1", "weighted_f1", "unparsed_rate", "n")
+    width = max(len(n) for n in named) + 2
+    lines = ["".ljust(width) + "".join(c.rjust(14) for c in cols)]
+    for name, m in named.items():
+        cells = [f"{m[c]:.4f}" if isinstance(m[c], float) else str(m[c]) for c in cols]
+        lines.append(name.ljust(width) + "".join(c.rjust(14) for c in cells))
+    return "\n".join(lines)

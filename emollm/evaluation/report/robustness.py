@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from emollm.report import Report, command_line, plot_bars, plot_curves, provenance_block
+from emollm.evaluation.report.page import Report, command_line, plot_bars, plot_curves, provenance_block
 
 REMOVAL = ("clean", "modality removed", "modality subset")
 

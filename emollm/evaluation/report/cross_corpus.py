@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from emollm.report import Report, command_line, plot_matrix, provenance_block
+from emollm.evaluation.report.page import Report, command_line, plot_matrix, provenance_block
 
 
 def write_cross_report(out: Path, summary: dict[str, Any], spec: dict[str, Any]) -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from emollm.report import (
+from emollm.evaluation.report.page import (
     Report,
     command_line,
     plot_bars,

@@ -12,9 +12,11 @@ from typing import Any
 
 import yaml
 
+from emollm.data.sample import rebase_media
+from emollm.io import iter_jsonl, write_jsonl
 from emollm.labels import canonical_of, get_labels
+from emollm.resources import named_yaml
 
-MAPS_DIR = Path(__file__).resolve().parent.parent / "eval" / "label_maps"
 OTHER = "other"
 
 
@@ -77,9 +79,7 @@ def parse_label_map(data: dict[str, Any], where: str) -> LabelMap:
 
 def load_label_map(name_or_path: str | Path) -> LabelMap:
     """Load a map by name (eval/label_maps/NAME.yaml) or path."""
-    from emollm.io import named_yaml
-
-    path = named_yaml(name_or_path, MAPS_DIR, "label map")
+    path = named_yaml(name_or_path, "label_maps", "label map")
     return parse_label_map(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, str(path))
 
 
@@ -103,9 +103,6 @@ def map_records(records: list[dict[str, Any]], lmap: LabelMap) -> tuple[list[dic
 def map_split_file(data: str | Path, lmap: LabelMap, out_path: str | Path) -> dict[str, Any]:
     """Write `data` with gold labels mapped into the map's target space to `out_path` (media paths rebased); bad
     JSON lines are left for the loader to report. Returns {kept, dropped: {source label: count}}."""
-    from emollm.data.sample import rebase_media
-    from emollm.io import iter_jsonl, write_jsonl
-
     data, out_path = Path(data), Path(out_path)
     records = [r for _, r, err in iter_jsonl(data) if err is None and isinstance(r.get("labels"), dict)]
     kept, dropped = map_records(records, lmap)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emollm.data.media import save_sensor_npy
+
 
 def add_noise_snr(x: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
     """Add white Gaussian noise so that signal power / noise power = `snr_db` dB."""
@@ -102,7 +104,6 @@ def write_video(path: Path, frames: np.ndarray, fps: float) -> Path:
 
 def write_sensor(path: Path, signals: dict[str, np.ndarray], rates: dict[str, float]) -> Path:
     """Write channels as `.npy` `[C, N]` + `.json` (see `save_sensor_npy`); they must share one sampling rate."""
-    from emollm.data.media import save_sensor_npy
 
     if len({rates[c] for c in signals}) != 1:
         raise ValueError(f"{path}: channels with different rates cannot share one .npy; split them first")

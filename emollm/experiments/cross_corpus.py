@@ -33,9 +33,20 @@ from typing import Any
 
 import yaml
 
+from emollm.baselines import run_baselines
+from emollm.baselines.saved import evaluate_baseline
+from emollm.checkpoint import load_checkpoint
+from emollm.config import BaselineConfig, from_dict, load_config, to_dict
+from emollm.data.recipes import recipe, recipe_names
+from emollm.data.splits import subsample_splits
+from emollm.evaluation.compare import compare_predictions
+from emollm.evaluation.evaluate import evaluate
+from emollm.evaluation.metrics import headline
+from emollm.evaluation.report.cross_corpus import write_cross_report
 from emollm.io import atomic_write_json
+from emollm.train import train
 
-log = logging.getLogger("emollm.cross_corpus")
+log = logging.getLogger("emollm.experiments.cross_corpus")
 
 
 def load_spec(path: str | Path) -> dict[str, Any]:
@@ -60,24 +71,18 @@ def _data_dir(name: str, entry: dict[str, Any], out: Path, seed: int) -> Path:
         return Path(entry["data"])
     folder = out / "data" / name
     if not (folder / "manifest.json").is_file():
-        from data_recipes import RECIPES
-
-        if entry.get("recipe") not in RECIPES:
-            raise ValueError(f"corpus {name}: give data: DIR or a recipe from {sorted(RECIPES)}")
-        RECIPES[entry["recipe"]](
+        if entry.get("recipe") not in recipe_names():
+            raise ValueError(f"corpus {name}: give data: DIR or a recipe from {recipe_names()}")
+        recipe(entry["recipe"])(
             root=entry.get("root"), out=str(folder), seed=seed, **entry.get("options", {})
         )
         if entry.get("subsample"):
-            from emollm.quickstart import subsample_splits
-
             subsample_splits(folder, entry["subsample"], seed)
     return folder
 
 
 def _train_source(name: str, entry: dict[str, Any], data: Path, out: Path) -> tuple[str | None, Path | None]:
     """The source's LLM checkpoint (trained when no `checkpoint` is given) and its baselines folder."""
-    from emollm.config import load_config
-
     ckpt = entry.get("checkpoint")
     cfg = load_config(entry.get("config"), [f"data.train={data / 'train.jsonl'}", f"data.test={data / 'test.jsonl'}",
                                             f"data.cache_dir={out / 'cache'}", f"train.out_dir={out / 'models' / name / 'llm'}",
@@ -85,18 +90,13 @@ def _train_source(name: str, entry: dict[str, Any], data: Path, out: Path) -> tu
     if (data / "dev.jsonl").is_file():
         cfg.data.dev = str(data / "dev.jsonl")
     if not ckpt and entry.get("config") is not None:
-        from emollm.train import train
-
         final = out / "models" / name / "llm" / "final"
         ckpt = str(final if (final / "meta.json").is_file() else train(cfg, resume="auto"))
     fusions = tuple(entry.get("baselines", []))
     base_dir = out / "models" / name / "baselines"
     if fusions and not all((base_dir / f / "model.safetensors").is_file() for f in fusions):
-        from emollm.baselines import BaselineConfig, run_baselines
-
-        run_baselines(
-            cfg, data, base_dir, fusions, BaselineConfig(**entry.get("baseline", {})), out / "cache"
-        )
+        bc = from_dict(BaselineConfig, {**to_dict(cfg.baseline), **entry.get("baseline", {})}, "baseline")
+        run_baselines(cfg, data, base_dir, fusions, bc, out / "cache")
     return ckpt, (base_dir if fusions else None)
 
 
@@ -104,10 +104,6 @@ def run_cross_corpus(
     spec_path: str | Path, out: str | Path, seed: int = 0, limit: int | None = None
 ) -> dict[str, Any]:
     """Run every pair of the spec; write OUT/cross_corpus.json and OUT/report.{md,html}."""
-    from emollm.baselines.saved import evaluate_baseline
-    from emollm.checkpoint import load_checkpoint
-    from emollm.compare import compare_predictions
-    from emollm.evaluate import evaluate
 
     spec, out = load_spec(spec_path), Path(out)
     modes = tuple(spec.get("modes", ["score", "generate"]))
@@ -151,7 +147,6 @@ def run_cross_corpus(
         log.info("%s: %s", tag, {k: round(v["uar"], 3) for k, v in row["systems"].items()})
     summary = {"spec": str(spec_path), "modes": list(modes), "pairs": results}
     atomic_write_json(out / "cross_corpus.json", summary)
-    from emollm.report_cross import write_cross_report
 
     write_cross_report(out, summary, spec)
     return summary
@@ -167,7 +162,6 @@ def _finished(folder: Path, modes: tuple[str, ...]) -> dict[str, Any] | None:
 
 
 def _brief(m: dict[str, Any]) -> dict[str, Any]:
-    from emollm.evaluate import headline
 
     latency = {"seconds_per_sample": m["seconds_per_sample"]} if "seconds_per_sample" in m else {}
     return {**headline(m), **latency, "ci95": m.get("ci95", {})}

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
@@ -21,18 +21,23 @@ from emollm.data.dataset import sample_va
 from emollm.data.prepass import feature_pass
 from emollm.data.sample import Sample, load_samples
 from emollm.encoders.cache import cached_encoders, flush_caches
+from emollm.evaluation.label_maps import OTHER, map_split_into
+from emollm.evaluation.metrics import bootstrap_ci, classification_metrics, regression_metrics, reliability
+from emollm.evaluation.report.eval import write_eval_report
 from emollm.generate import generate_answers, score_labels
 from emollm.io import atomic_write_json, write_jsonl
-from emollm.metrics import bootstrap_ci, classification_metrics, regression_metrics, reliability
 from emollm.parse import parse_answer, parse_va
 from emollm.rationale import complete_clauses, grounding
 
-log = logging.getLogger("emollm.evaluate")
+if TYPE_CHECKING:
+    from emollm.model.emollm import EmoLLM
+
+log = logging.getLogger("emollm.evaluation.evaluate")
 MODES = ("generate", "score")
 
 
 def _predict_batch(
-    model: Any, batch: list[Sample], modes: tuple[str, ...], max_new_tokens: int
+    model: EmoLLM, batch: list[Sample], modes: tuple[str, ...], max_new_tokens: int
 ) -> list[dict]:
     rows = [
         {
@@ -68,7 +73,7 @@ def _predict_batch(
 
 
 def evaluate(
-    model: Any,
+    model: EmoLLM,
     data: str | Path,
     out_dir: str | Path,
     batch_size: int = 8,
@@ -84,7 +89,7 @@ def evaluate(
 
     Features come from the feature cache at `cache_dir` (default OUT/cache, filled on the way); samples whose media
     fail to decode are skipped and listed in OUT/bad_samples.json with the records that could not be read. A
-    `label_map` (name or path, see `emollm.label_maps`) first maps the gold labels of `data` into the model's
+    `label_map` (name or path, see `emollm.evaluation.label_maps`) first maps the gold labels of `data` into the model's
     label space; dropped samples are counted in metrics.json.
     """
     bad_modes = set(modes) - set(MODES)
@@ -112,8 +117,6 @@ def evaluate(
     metrics["ignored_modalities"] = ignored
     atomic_write_json(out / "metrics.json", metrics)
     if report:
-        from emollm.report_eval import write_eval_report
-
         write_eval_report(out, metrics, gold_labels, model_info(model))
     if bad or bad_media:
         atomic_write_json(out / "bad_samples.json", [b.__dict__ for b in bad] + bad_media)
@@ -121,7 +124,7 @@ def evaluate(
 
 
 def _predict_all(
-    model: Any,
+    model: EmoLLM,
     samples: list[Sample],
     out: Path,
     batch_size: int,
@@ -187,7 +190,7 @@ def summarize(rows: list[dict[str, Any]], labels: tuple[str, ...], modes: tuple[
     return result
 
 
-def _model_modalities(samples: list[Sample], model: Any) -> tuple[list[Sample], dict[str, int]]:
+def _model_modalities(samples: list[Sample], model: EmoLLM) -> tuple[list[Sample], dict[str, int]]:
     """Samples restricted to the modalities the model has encoders for (e.g. an audio-only model tested on a
     tri-modal corpus), with a count of the inputs left out per modality; samples left with no input are dropped."""
     import dataclasses
@@ -220,19 +223,18 @@ def va_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _mapped_data(
-    model: Any, data: str | Path, label_map: str | Path | None, out: Path
+    model: EmoLLM, data: str | Path, label_map: str | Path | None, out: Path
 ) -> tuple[Path, tuple[str, ...], dict[str, Any] | None]:
     """The split file to score (mapped into the model's label space when a label map is given), the gold label
     set, and a description of the mapping."""
     if label_map is None:
         return Path(data), model.labels, None
-    from emollm.label_maps import OTHER, map_split_into
 
     mapped, lmap, mapping = map_split_into(data, label_map, model.label_set, out)
     return mapped, model.labels + ((OTHER,) if lmap.unmapped == "other" else ()), mapping
 
 
-def model_info(model: Any) -> dict[str, Any]:
+def model_info(model: EmoLLM) -> dict[str, Any]:
     """Provenance of a loaded checkpoint for reports."""
     cfg = model.config
     return {
@@ -243,20 +245,3 @@ def model_info(model: Any) -> dict[str, Any]:
         "prompt": f"{model.template.name} v{model.template.version}",
         "seed": cfg.train.seed,
     }
-
-
-def headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The summary keys of one mode's metrics (accuracy, uar, macro_f1, weighted_f1, unparsed_rate, n)."""
-    keys = ("accuracy", "uar", "macro_f1", "weighted_f1", "unparsed_rate", "n")
-    return {k: metrics[k] for k in keys}
-
-
-def format_table(named: dict[str, dict[str, Any]]) -> str:
-    """A plain-text table of headline metrics, one row per named result."""
-    cols = ("accuracy", "uar", "macro_f1", "weighted_f1", "unparsed_rate", "n")
-    width = max(len(n) for n in named) + 2
-    lines = ["".ljust(width) + "".join(c.rjust(14) for c in cols)]
-    for name, m in named.items():
-        cells = [f"{m[c]:.4f}" if isinstance(m[c], float) else str(m[c]) for c in cols]
-        lines.append(name.ljust(width) + "".join(c.rjust(14) for c in cells))
-    return "\n".join(lines)

@@ -22,16 +22,25 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from emollm import perturb
-from emollm.config import MODALITIES
+from emollm.baselines.saved import baseline_name, evaluate_baseline, read_baseline_meta
+from emollm.config import MODALITIES, load_config
+from emollm.data.media import load_audio, load_sensor, load_video
 from emollm.data.sample import rebase_media
+from emollm.encoders import build_encoder
+from emollm.evaluation.compare import compare_predictions
+from emollm.evaluation.evaluate import evaluate
+from emollm.evaluation.report.robustness import write_robustness_report
+from emollm.experiments import perturb
 from emollm.io import atomic_write_json, iter_jsonl, write_jsonl
 
-log = logging.getLogger("emollm.robustness")
+if TYPE_CHECKING:
+    from emollm.model.emollm import EmoLLM
+
+log = logging.getLogger("emollm.experiments.robustness")
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,6 @@ def _rng(name: str, sid: str) -> np.random.Generator:
 
 def perturb_file(cond: Condition, src: Path, dst: Path, sid: str) -> Path:
     """Write the perturbed copy of one media file; return its path."""
-    from emollm.data.media import load_audio, load_sensor, load_video
 
     rng, level = _rng(cond.name, sid), cond.level
     if cond.modality == "audio":
@@ -157,10 +165,12 @@ class System:
 
 
 def llm_system(
-    model: Any, modes: tuple[str, ...] = ("score",), batch_size: int = 16, cache_dir: str | Path | None = None
+    model: EmoLLM,
+    modes: tuple[str, ...] = ("score",),
+    batch_size: int = 16,
+    cache_dir: str | Path | None = None,
 ) -> System:
     """The LLM checkpoint as a robustness system (text is always an input: the prompt carries it)."""
-    from emollm.evaluate import evaluate
 
     sensor = model.encoders.get("sensor")
     return System(
@@ -175,9 +185,6 @@ def llm_system(
 
 def baseline_system(folder: str | Path, cache_dir: str | Path | None = None) -> System:
     """A saved fusion baseline (`emollm baseline` output folder) as a robustness system."""
-    from emollm.baselines.saved import baseline_name, evaluate_baseline, read_baseline_meta
-    from emollm.config import load_config
-    from emollm.encoders import build_encoder
 
     meta = read_baseline_meta(folder)
     if meta["task"] != "classification":
@@ -248,7 +255,6 @@ def run_robustness(
         }
     summary["generated_data"] = any(v["generated_data"] for v in summary["systems"].values())
     atomic_write_json(out / "robustness.json", summary)
-    from emollm.report_robustness import write_robustness_report
 
     write_robustness_report(out, summary)
     return summary
@@ -313,7 +319,6 @@ def _evaluate_condition(
 
 def _paired_drop(sdir: Path, clean_dir: Path, mode: str) -> dict[str, Any] | None:
     """UAR under the condition minus clean UAR on the samples both scored, with its paired-bootstrap 95% interval."""
-    from emollm.compare import compare_predictions
 
     if not (sdir / "predictions.jsonl").is_file() or not (clean_dir / "predictions.jsonl").is_file():
         return None

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from emollm.evaluation.metrics import classification_metrics, mcnemar, paired_bootstrap
 from emollm.io import iter_jsonl
-from emollm.metrics import classification_metrics, mcnemar, paired_bootstrap
 
 MODE_FIELD = {"score": "scored_label", "generate": "predicted"}
 
