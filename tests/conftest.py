@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+
+from emollm.io import write_jsonl
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -20,6 +23,13 @@ os.environ["HF_DATASETS_CACHE"] = str(Path(_HF_HOME) / "datasets")
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("EMOLLM_DATA_DIR", ROOT.parent / "shared" / "data"))
 DIMS = {"video": 32, "audio": 24, "sensor": 8}
+
+
+def has_modules(*modules: str) -> bool:
+    """True when every named module can be imported (for skipif on optional packages)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in modules)
 
 
 @pytest.fixture(scope="session")
@@ -86,3 +96,59 @@ def trained_ckpt(tiny_lm: Path, syn_data: Path, tmp_path_factory: pytest.TempPat
 def python_cmd() -> list[str]:
     """The interpreter running the tests (the project venv's)."""
     return [sys.executable]
+
+
+@pytest.fixture(scope="session")
+def tiny_vision(tmp_path_factory) -> dict[str, Path]:
+    """Tiny random CLIP, ViT and VideoMAE vision towers with their processors, saved as local folders."""
+    import torch
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        CLIPVisionModel,
+        VideoMAEConfig,
+        VideoMAEImageProcessor,
+        VideoMAEModel,
+        ViTConfig,
+        ViTImageProcessor,
+        ViTModel,
+    )
+
+    root = tmp_path_factory.mktemp("hfv")
+    common = dict(
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=32,
+        patch_size=8,
+    )
+    size = {"height": 32, "width": 32}
+    torch.manual_seed(0)
+    CLIPVisionModel(CLIPVisionConfig(**common)).save_pretrained(root / "clip")
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size=size).save_pretrained(root / "clip")
+    ViTModel(ViTConfig(**common)).save_pretrained(root / "vit")
+    ViTImageProcessor(size=size).save_pretrained(root / "vit")
+    VideoMAEModel(VideoMAEConfig(**common, num_frames=4, tubelet_size=2)).save_pretrained(root / "videomae")
+    VideoMAEImageProcessor(size={"shortest_edge": 32}, crop_size=size).save_pretrained(root / "videomae")
+    return {"clip": root / "clip", "vit": root / "vit", "videomae": root / "videomae"}
+
+
+TO_EMODB = {"neutral": "neutral", "happy": "happiness", "sad": "sadness", "angry": "anger"}
+
+
+def emodb_labelled(syn_data: Path, out: Path) -> Path:
+    """The generated test split with EmoDB label names, plus one 'boredom' sample the map must drop."""
+    rows = [json.loads(x) for x in (syn_data / "test.jsonl").read_text().splitlines()]
+    for r in rows:
+        r["labels"] = {"emotion": TO_EMODB[r["labels"]["emotion"]]}
+        r["media"] = {m: str((syn_data / ref.partition("#")[0]).resolve()) + "#" + ref.partition("#")[2]
+                      for m, ref in r["media"].items()}  # fmt: skip
+    rows.append({**rows[0], "id": "bored-1", "labels": {"emotion": "boredom"}})
+    write_jsonl(out / "test.jsonl", rows)
+    return out
+
+
+def is_png(path: Path) -> bool:
+    """True when `path` is a file that starts with the PNG signature."""
+    return path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

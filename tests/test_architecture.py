@@ -11,7 +11,15 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "emollm"
 # Layers, lowest first: a module may import its own layer and the ones below, never one above.
 LAYERS = [
-    ("emollm.io", "emollm.config", "emollm.labels", "emollm.hub", "emollm.resources", "emollm.prompts", "emollm.parse"),
+    (
+        "emollm.io",
+        "emollm.config",
+        "emollm.labels",
+        "emollm.hub",
+        "emollm.resources",
+        "emollm.prompts",
+        "emollm.parse",
+    ),
     ("emollm.data", "emollm.encoders", "emollm.asr", "emollm.testing"),
     ("emollm.model", "emollm.generate"),
     ("emollm.checkpoint", "emollm.run_state", "emollm.train", "emollm.extract", "emollm.rationale"),
@@ -154,6 +162,9 @@ def test_modules_and_functions_stay_small() -> None:
         if text.count("\n") > 420:
             too_long.append(f"{path.relative_to(PACKAGE.parent)}: {text.count(chr(10))} lines")
         for node in ast.walk(ast.parse(text)):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 66:
+            if (
+                isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and node.end_lineno - node.lineno >= 66
+            ):
                 too_long.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name}")
     assert not too_long, "\n".join(too_long)

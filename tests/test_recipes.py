@@ -1,5 +1,4 @@
-"""Every data recipe on a small fake tree with the corpus's real file names and metadata formats: counts, splits,
-labels, bad-row reports, manifest, and that the output loads as Samples."""
+"""Samples, the generated corpus, and the MELD recipe."""
 
 from __future__ import annotations
 
@@ -14,6 +13,56 @@ from emollm.data.media import load_sensor
 from emollm.data.sample import load_samples
 from emollm.labels import get_labels
 from tests import fake_corpora
+from tests.conftest import SHARED_DATA
+
+LABELS = get_labels("synthetic4")
+
+
+def _fake_meld(root: Path) -> None:
+    header = "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime\r\n"
+    rows = {
+        "train": [
+            "1,Oh my God!,Monica,surprise,positive,0,0,1,1,0,1",
+            "1,I\u2019m fine.,Ross,neutral,neutral,0,1,1,1,1,2",
+            "2,Stop it,Joey,Anger,negative,1,0,1,1,0,1",
+            "3,bad,Joey,angry,negative,1,1,1,1,0,1",
+        ],
+        "dev": ["1,Yay,Rachel,joy,positive,0,0,1,1,0,1"],
+        "test": ["1,Ugh,Chandler,disgust,negative,0,0,1,1,0,1"],
+    }
+    root.mkdir(parents=True)
+    for split, lines in rows.items():
+        (root / f"{split}_sent_emo.csv").write_text(header + "\r\n".join(lines) + "\r\n", encoding="utf-8")
+
+
+def test_meld_recipe_on_a_fake_tree(tmp_path: Path) -> None:
+    from data_recipes.meld import convert
+
+    _fake_meld(tmp_path / "raw" / "meld")
+    manifest = convert(str(tmp_path / "raw"), str(tmp_path / "out"))
+    assert manifest["splits"]["train"] == 3  # the unknown label "angry" is reported, not kept
+    assert manifest["bad"][0]["line"] == 5 and "unknown label 'angry'" in manifest["bad"][0]["reason"]
+    rows = [json.loads(x) for x in (tmp_path / "out" / "train.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["meld-train-d0-u0", "meld-train-d0-u1", "meld-train-d1-u0"]
+    assert rows[1]["text"] == "I\u2019m fine." and rows[1]["meta"]["context"] == ["Monica: Oh my God!"]
+    assert rows[2]["labels"]["emotion"] == "anger"
+    samples, bad = load_samples(tmp_path / "out" / "train.jsonl", get_labels("meld"))
+    assert len(samples) == 3 and not bad
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(
+    not (SHARED_DATA / "meld").is_dir(), reason="shared MELD corpus not present (EMOLLM_DATA_DIR)"
+)
+def test_meld_recipe_on_the_real_corpus(tmp_path: Path) -> None:
+    from data_recipes.meld import convert
+
+    manifest = convert(str(SHARED_DATA), str(tmp_path))
+    assert manifest["splits"] == {"train": 9989, "dev": 1109, "test": 2610}
+    assert manifest["labels"]["train"] == {
+        "neutral": 4710, "joy": 1743, "surprise": 1205, "anger": 1109, "sadness": 683, "disgust": 271, "fear": 268
+    }  # fmt: skip
+    assert manifest["labels"]["test"]["neutral"] == 1256 and not manifest["bad"]
 
 
 def _convert(name: str, tmp_path: Path, **opts) -> tuple[dict, dict[str, list[dict]]]:

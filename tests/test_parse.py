@@ -1,7 +1,8 @@
-"""Property tests for the answer parser: it never invents a label, never defaults, and reads what it wrote."""
+"""The answer parser: examples and hypothesis properties; never a default label."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -9,8 +10,33 @@ from emollm.labels import LABEL_SETS, synonyms
 from emollm.parse import parse_answer
 from emollm.prompts import load_template
 
+LABELS = ("neutral", "happy", "sad", "angry")
+
 SETS = sorted(LABEL_SETS)
+
 TEMPLATE = load_template("emotion_default")
+
+
+@pytest.mark.parametrize(
+    ("answer", "label"),
+    [
+        ("Emotion: happy\nReason: smiling face.", "happy"),
+        ("emotion - ANGRY. Reason: loud voice", "angry"),
+        ("Emotion: **sadness**", "sad"),  # synonym in the label set's table
+        ("The person looks happy.", "happy"),  # one unambiguous label word
+        ("Emotion: confused", None),  # strict pattern with a non-label: unparsed, not neutral
+        ("They seem happy or maybe sad.", None),  # ambiguous
+        ("I cannot tell.", None),
+        ("", None),
+    ],
+)
+def test_parse_answer(answer: str, label: str | None) -> None:
+    assert parse_answer(answer, LABELS, "synthetic4").label == label
+
+
+def test_parse_keeps_rationale() -> None:
+    parsed = parse_answer("Emotion: sad\nReason: low pitch and frowning.", LABELS, "synthetic4")
+    assert parsed.rationale == "low pitch and frowning."
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,17 +1,17 @@
-"""QLoRA: the frozen LM loads in 4-bit nf4 (and 8-bit) through bitsandbytes, and LoRA trains on top."""
+"""The LM loader: 4-bit / 8-bit quantised LMs with LoRA, through the training loop and reload."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-bnb = pytest.importorskip("bitsandbytes", reason="bitsandbytes is not installed")
+from emollm.config import load_config
+from emollm.data.dataset import Collator, build_dataset
+from emollm.data.sample import load_samples
+from emollm.model.emollm import EmoLLM
+from tests.conftest import tiny_overrides
 
-from emollm.config import load_config  # noqa: E402
-from emollm.data.dataset import Collator, build_dataset  # noqa: E402
-from emollm.data.sample import load_samples  # noqa: E402
-from emollm.model.emollm import EmoLLM  # noqa: E402
-from tests.conftest import tiny_overrides  # noqa: E402
+bnb = pytest.importorskip("bitsandbytes", reason="bitsandbytes is not installed")
 
 
 def _batch(model: EmoLLM, syn_data) -> dict:

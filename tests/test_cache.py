@@ -1,4 +1,4 @@
-"""Feature cache (hits, invalidation, corruption) and `emollm extract` (bad samples reported, good ones kept)."""
+"""The feature cache: hits persist, content changes and corruption invalidate, keys follow content."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emollm.cli import main
 from emollm.encoders import build_encoder
 from emollm.encoders.cache import CachedEncoder, FeatureCache
-from emollm.testing import write_sensor_csv
 
 
 def _encoder_and_files(tmp_path: Path) -> tuple[object, list[Path]]:
@@ -62,62 +60,6 @@ def test_corrupted_shard_and_bad_checksum_are_recomputed_not_used(tmp_path: Path
     third = CachedEncoder(enc, FeatureCache(tmp_path / "cache", enc.fingerprint()))
     third.features(files[1])
     assert third.misses == 1
-
-
-def test_extract_cli_reports_bad_samples_and_keeps_good_ones(tmp_path: Path, capsys) -> None:
-    rate = 50
-    t = np.arange(10 * rate) / rate
-    good = {"ecg": np.sin(2 * np.pi * 1.2 * t) ** 20, "eda": 5 + 0.1 * np.sin(t)}
-    write_sensor_csv(tmp_path / "good.csv", rate, good)
-    nan = dict(good, eda=good["eda"].copy())
-    nan["eda"][10] = np.nan
-    write_sensor_csv(tmp_path / "nan.csv", rate, nan)
-    write_sensor_csv(tmp_path / "short.csv", rate, {k: v[:20] for k, v in good.items()})
-    rows = [
-        {"id": f"s{i}", "labels": {"emotion": "happy"}, "media": {"sensor": name}}
-        for i, name in enumerate(["good.csv", "nan.csv", "short.csv"])
-    ]
-    rows.append({"id": "s3", "labels": {"emotion": "happy"}, "media": {"sensor": "missing.csv"}})
-    (tmp_path / "split.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    argv = [
-        "extract",
-        "--data",
-        str(tmp_path / "split.jsonl"),
-        "--cache",
-        str(tmp_path / "cache"),
-        "modalities.sensor={encoder: physio, encoder_args: {channels: [ecg, eda]}}",
-    ]
-    assert main(argv) == 0
-    summary = json.loads(capsys.readouterr().out)
-    assert summary["modalities"]["sensor"]["computed"] == 1 and summary["bad"] == 3
-    report = {r["sample"]: r for r in json.loads(Path(summary["bad_report"]).read_text())}
-    assert "has 1 NaN/inf values" in report["s1"]["reason"] and report["s1"]["file"].endswith("nan.csv")
-    assert "shorter than" in report["s2"]["reason"]
-    assert "sensor file not found" in report["s3"]["reason"]
-    assert main(argv) == 0  # second run: a cache hit, nothing decoded
-    again = json.loads(capsys.readouterr().out)["modalities"]["sensor"]
-    assert again["cache_hits"] == 1 and again["computed"] == 0
-
-
-def test_training_reads_the_cache(tiny_lm, syn_data, tmp_path) -> None:
-    from emollm.config import load_config
-    from emollm.extract import extract
-    from emollm.train import train
-    from tests.conftest import tiny_overrides
-
-    cfg = load_config(
-        None,
-        tiny_overrides(
-            tiny_lm, syn_data, tmp_path / "run", train__steps=2, data__cache_dir=str(tmp_path / "cache")
-        ),
-    )
-    summary = extract(cfg, syn_data / "train.jsonl", tmp_path / "cache")
-    assert all(m["computed"] > 0 for m in summary["modalities"].values())
-    train(cfg)
-    assert all(
-        extract(cfg, syn_data / "train.jsonl", tmp_path / "cache")["modalities"][m]["computed"] == 0
-        for m in cfg.modalities
-    )
 
 
 def test_cache_key_depends_on_content_not_path(tmp_path: Path) -> None:

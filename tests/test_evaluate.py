@@ -1,0 +1,67 @@
+"""`emollm eval`: label maps, reports and resume after a kill."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import emollm
+from emollm.cli import main
+from tests.conftest import emodb_labelled, is_png
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_eval_with_label_map_writes_report_and_counts_drops(trained_ckpt, syn_data, tmp_path, capsys) -> None:
+    data = emodb_labelled(syn_data, tmp_path / "emodb_like")
+    out = tmp_path / "ev"
+    args = ["eval", "--ckpt", str(trained_ckpt), "--data", str(data / "test.jsonl"), "--out", str(out)]
+    assert main([*args, "--label-map", "emodb_to_synthetic4"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["label_map"]["dropped"] == {"boredom": 1} and metrics["label_map"]["kept"] == 12
+    assert metrics["score"]["n"] == metrics["generate"]["n"] == 12
+    assert (
+        0 <= metrics["score"]["ece"] <= 1
+        and sum(b["n"] for b in metrics["score"]["calibration"]["bins"]) == 12
+    )
+    rows = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
+    assert {r["gold"] for r in rows} <= {"neutral", "happy", "sad", "angry"} and all(
+        "scores" in r for r in rows
+    )
+    report = (out / "report.md").read_text()
+    assert "GENERATED DATA" in report and "emodb_to_synthetic4 v1" in report and "dropped 1" in report
+    assert "--label-map emodb_to_synthetic4" in report  # the exact command is recorded
+    for png in ("per_class_f1.png", "confusion_score.png", "confusion_generate.png", "reliability.png"):
+        assert is_png(out / png), png
+    assert (out / "report.html").read_text().count("<img") == 4
+    assert "UAR 95% CI" in capsys.readouterr().out
+    # without the map, EmoDB names other than "neutral" are unknown labels: reported bad, never guessed
+    unmapped = _evaluate_unmapped(trained_ckpt, data, tmp_path)
+    assert unmapped["n_bad_records"] == 10 and unmapped["score"]["n"] == 3
+    assert main([*args, "--label-map", "meld_to_emorynlp"]) == 2  # maps into the wrong label space
+
+
+def _evaluate_unmapped(ckpt: Path, data: Path, tmp_path: Path) -> dict:
+    from emollm.checkpoint import load_checkpoint
+    from emollm.evaluation.evaluate import evaluate
+
+    return evaluate(load_checkpoint(ckpt), data / "test.jsonl", tmp_path / "ev2", report=False)
+
+
+def test_eval_resumes_from_partial_predictions(trained_ckpt, syn_data, tmp_path) -> None:
+    from emollm.evaluation.evaluate import evaluate
+
+    model = emollm.load(trained_ckpt)
+    out = tmp_path / "ev"
+    first = evaluate(model, syn_data / "test.jsonl", out, batch_size=4, modes=("score",))
+    rows = (out / "predictions.jsonl").read_text().splitlines()
+    out.joinpath("predictions.partial.jsonl").write_text("\n".join(rows[:7]) + "\n")  # a run killed after 7
+    calls = []
+    original = emollm.evaluation.evaluate.score_labels
+    emollm.evaluation.evaluate.score_labels = lambda m, batch: calls.append(len(batch)) or original(m, batch)
+    try:
+        again = evaluate(model, syn_data / "test.jsonl", out, batch_size=4, modes=("score",))
+    finally:
+        emollm.evaluation.evaluate.score_labels = original
+    assert sum(calls) == 5
+    assert again["score"]["accuracy"] == first["score"]["accuracy"]

@@ -1,0 +1,71 @@
+"""Label scoring and generation: equal to full-sequence likelihoods; the predict/chat API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import emollm
+from emollm.data.dataset import encode_media
+from emollm.generate import _prompt_ids, make_sample, score_labels
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _media(syn_data: Path, sid: str, modalities=("video", "audio", "sensor")) -> dict[str, str]:
+    split = sid.split("-")[1]
+    return {m: f"{syn_data}/features/{split}.{m}.safetensors#{sid}" for m in modalities}
+
+
+def test_label_scoring_equals_full_sequence_likelihoods(trained_ckpt, syn_data) -> None:
+    model = emollm.load(trained_ckpt)
+    samples = [
+        make_sample("I am thrilled", _media(syn_data, "syn-test-00000", ("video",))),
+        make_sample(None, _media(syn_data, "syn-test-00001", ("audio", "sensor"))),
+    ]
+    fast = score_labels(model, samples)
+    assert fast.shape == (2, len(model.labels))
+    torch.testing.assert_close(fast.sum(1), torch.ones(2))
+    for i, sample in enumerate(samples):
+        prompt = _prompt_ids(model, sample)
+        totals = []
+        for label in model.labels:
+            cand = model.tokenizer(
+                model.template.answer_label_only.format(label=label), add_special_tokens=False
+            )["input_ids"]
+            ids = torch.tensor([prompt + cand])
+            with torch.no_grad():
+                logits = model(
+                    ids, torch.ones_like(ids), encode_media(model.encoders, [sample.media])
+                ).logits[0]
+            lp = torch.log_softmax(logits[:-1], -1)
+            totals.append(sum(lp[len(prompt) - 1 + j, t] for j, t in enumerate(cand)))
+        torch.testing.assert_close(fast[i], torch.softmax(torch.stack(totals), -1), rtol=1e-4, atol=1e-5)
+
+
+def test_predict_and_chat_api(trained_ckpt, syn_data) -> None:
+    model = emollm.load(trained_ckpt)
+    out = model.predict(text="Honestly, I feel miserable right now.", **_media(syn_data, "syn-test-00002"))
+    assert out["label"] in model.labels and set(out["scores"]) == set(model.labels)
+    assert sum(out["scores"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert out["modalities"] == ["video", "audio", "sensor", "text"]
+    assert isinstance(out["answer"], str) and "rationale" in out
+    turns: list = []
+    first = emollm.generate.chat(
+        model,
+        "What does this person feel, and why?",
+        media=_media(syn_data, "syn-test-00003", ("audio",)),
+        turns=turns,
+    )
+    second = emollm.generate.chat(
+        model, "Are you sure?", media=_media(syn_data, "syn-test-00003", ("audio",)), turns=turns
+    )
+    assert first["modalities"] == ["audio"] and second["turns"] == 2 and len(turns) == 2
+    with pytest.raises(ValueError, match="unknown modality 'smell'"):
+        model.predict(text="hi", smell="x.npy")
+    with pytest.raises(FileNotFoundError, match="video file not found"):
+        model.predict(video="/nonexistent/clip.npy")
+    with pytest.raises(ValueError, match="at least one input"):
+        model.predict()
