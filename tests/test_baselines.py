@@ -134,8 +134,12 @@ def test_baseline_cli_writes_eval_format(feature_corpus, tmp_path, capsys) -> No
     assert main(argv) == 0
     assert "early" in capsys.readouterr().out
     saved = json.loads((tmp_path / "out" / "early" / "baseline.json").read_text())
-    assert saved["per_speaker_norm"] and saved["modality_dropout"] == 0.2  # the flags reach the config section
-    assert json.loads((tmp_path / "out" / "early" / "metrics.json").read_text())["epochs"] == 3  # so do overrides
+    assert (
+        saved["per_speaker_norm"] and saved["modality_dropout"] == 0.2
+    )  # the flags reach the config section
+    assert (
+        json.loads((tmp_path / "out" / "early" / "metrics.json").read_text())["epochs"] == 3
+    )  # so do overrides
     assert main([*argv[:-2], "baseline.epochs=0"]) == 2 and "baseline.epochs" in capsys.readouterr().err
     metrics = json.loads((tmp_path / "out" / "early" / "metrics.json").read_text())
     assert {"accuracy", "uar", "macro_f1", "weighted_f1", "unparsed_rate", "n", "confusion"} <= set(
