@@ -33,8 +33,8 @@ class LMConfig:
     """LoRA rank."""
     lora_alpha: int = 16
     """LoRA scaling numerator (scale = alpha / r)."""
-    lora_dropout: float = 0.05
-    """Dropout on the LoRA input."""
+    lora_dropout: float = 0.0
+    """Dropout on the LoRA input (0 by default: on CPU the dropout masks cost ~15% of a training step)."""
     lora_target: list[str] = field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     )
@@ -124,8 +124,8 @@ class TrainConfig:
     """AdamW weight decay."""
     max_grad_norm: float = 1.0
     """Gradient clipping norm (0 disables)."""
-    mixed_precision: str = "no"
-    """no | bf16 (autocast) | fp16."""
+    mixed_precision: str = "auto"
+    """auto (bf16 where it measures faster than fp32 here, else no) | no | bf16 (autocast) | fp16."""
     log_every: int = 10
     """Optimizer steps between log lines."""
     eval_every: int = 0
@@ -140,6 +140,11 @@ class TrainConfig:
     """Stop cleanly after this many steps in this invocation (for time-sliced jobs); 0 = no limit."""
     num_workers: int = 0
     """DataLoader worker processes."""
+    activation_checkpointing: bool = False
+    """Recompute layer activations in the backward pass (less memory, ~1/3 more compute; with lm.quantization=4bit
+    this is the QLoRA recipe)."""
+    group_by_length: bool = True
+    """Batch examples of similar length together (seeded pools of 16 global batches), so less padding is computed."""
 
     def __post_init__(self) -> None:
         _positive("train.batch_size", self.batch_size)
@@ -148,7 +153,7 @@ class TrainConfig:
             raise ConfigError("train.steps + train.align_steps must be > 0 and neither negative")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError(f"train.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        _one_of("train.mixed_precision", self.mixed_precision, ("no", "bf16", "fp16"))
+        _one_of("train.mixed_precision", self.mixed_precision, ("auto", "no", "bf16", "fp16"))
         _positive("train.keep_last", self.keep_last)
         if not 0.0 <= self.modality_dropout < 1.0:
             raise ConfigError(f"train.modality_dropout must be in [0, 1), got {self.modality_dropout}")

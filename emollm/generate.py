@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,7 +65,12 @@ def _prompt_ids(
         first_question = turns[0][0] if turns else question
         placeholders = {m: model.tokens[m].expanded() for m in sample.media}
         messages[1]["content"] = model.template.user_message(
-            model.labels, placeholders, sample.text, question=first_question
+            model.labels,
+            placeholders,
+            sample.text,
+            question=first_question,
+            context=sample.meta.get("context"),
+            modalities=tuple(model.tokens),
         )
         for i, (asked, answered) in enumerate(turns):
             if i > 0:
@@ -84,54 +90,82 @@ def _common_prefix(seqs: Sequence[Sequence[int]]) -> int:
     return n
 
 
-@torch.no_grad()
-def score_labels(model: EmoLLM, samples: Sequence[Sample]) -> Tensor:
-    """Probabilities `[B, K]` over the label set: softmax of each verbalised label's log-likelihood after the prompt.
+@functools.cache
+def continuation_mask(tokenizer: Any, vocab_size: int) -> Tensor:
+    """`[V]` True for tokens that continue a word (their text starts with a letter or digit, no space): after a
+    label, any of these would make a longer word ("joy" -> "joyful"), so they are not a label's end."""
+    texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+    mask = torch.zeros(vocab_size, dtype=torch.bool)
+    mask[: len(texts)] = torch.tensor([bool(t) and t[0].isalnum() for t in texts])
+    return mask
 
-    The prompt plus the candidates' shared prefix runs once; its KV cache is repeated K times and only the differing
-    label tokens are scored, so K labels cost little more than one prompt.
-    """
-    cands = [
-        model.tokenizer(model.template.answer_label_only.format(label=lab), add_special_tokens=False)[
-            "input_ids"
-        ]
-        for lab in model.labels
+
+def label_prefix(template: Any, answer: str) -> str:
+    """For templates whose answer names the label last (cues first): the generated answer up to its last
+    "Emotion:" line, after which the candidates are scored; "" for label-first templates."""
+    if not template.label_last:
+        return ""
+    head = template.answer_label_only.split("{label}")[0].strip()
+    cut = answer.rfind(head) if head else -1
+    return (answer[:cut] if cut >= 0 else answer.rstrip() + "\n").rstrip(" ")
+
+
+def _candidates(model: EmoLLM) -> list[list[int]]:
+    """Token ids of each label's verbalised answer (`Emotion: <label>`)."""
+    fmt = model.template.answer_label_only
+    return [
+        model.tokenizer(fmt.format(label=lab), add_special_tokens=False)["input_ids"] for lab in model.labels
     ]
+
+
+@torch.no_grad()
+def score_labels(model: EmoLLM, samples: Sequence[Sample], prefixes: Sequence[str] | None = None) -> Tensor:
+    """Probabilities `[B, K]` over the label set: softmax over labels of log P(verbalised label, then a word
+    boundary | prompt [+ prefix]). The boundary term (any next token that does not continue the word) keeps P(label)
+    from being P(a prefix of a longer word). `prefixes` (e.g. generated cues, see `label_prefix`) go between the
+    prompt and the label, for templates that name the label last.
+
+    The prompt plus the candidates' shared prefix runs once (LM head on the last position only); its KV cache is
+    repeated K times and only the differing label tokens run again, so K labels cost little more than one prompt.
+    """
+    model.eval()
+    cands = _candidates(model)
     k, shared = len(cands), _common_prefix(cands)
     suffixes = [c[shared:] for c in cands]
-    ids, mask = pad_ids(
-        [_prompt_ids(model, s) + cands[0][:shared] for s in samples],
-        model.tokenizer.pad_token_id,
-        side="left",
-    )
+    extra = [model.tokenizer(p, add_special_tokens=False)["input_ids"] if p else [] for p in prefixes or []]
+    prompts = [
+        _prompt_ids(model, s) + (extra[i] if extra else []) + cands[0][:shared] for i, s in enumerate(samples)
+    ]
+    ids, mask = pad_ids(prompts, model.tokenizer.pad_token_id, side="left")
     ids, mask = ids.to(model.device), mask.to(model.device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     embeds = model.embed(ids, encode_media(model.encoders, [s.media for s in samples]))
-    out = model.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True)
+    out = model.lm(
+        inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
+    )
     first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)[:, [s[0] for s in suffixes]]  # [B, K]
-    rest_len = max(len(s) for s in suffixes) - 1
-    if rest_len == 0:
-        return torch.softmax(first, dim=-1).cpu()
     # transformers >= 5.2x names the KV cache `cache`; earlier 5.x releases call it `past_key_values`
     cache_key = "cache" if getattr(out, "cache", None) is not None else "past_key_values"
     cache = getattr(out, cache_key)
     cache.batch_repeat_interleave(k)
-    rest_in, rest_mask = pad_ids([s[:-1] for s in suffixes], model.tokenizer.pad_token_id)  # [K, R]
-    b = len(samples)
+    b, rest_len = len(samples), max(len(s) for s in suffixes)
+    rest_in, rest_mask = pad_ids(suffixes, model.tokenizer.pad_token_id)  # [K, R]: every label token goes in
     rest_in, rest_mask = rest_in.repeat(b, 1).to(model.device), rest_mask.repeat(b, 1).to(model.device)
     full_mask = torch.cat([mask.repeat_interleave(k, 0), rest_mask], dim=1)
     rest_pos = positions[:, -1:].repeat_interleave(k, 0) + 1 + torch.arange(rest_len, device=model.device)
-    logits = model.lm(
-        input_ids=rest_in,
-        attention_mask=full_mask,
-        position_ids=rest_pos,
-        use_cache=True,
-        **{cache_key: cache},
-    ).logits.float()
-    targets, target_mask = pad_ids([s[1:] for s in suffixes], 0)
+    logits = model.lm(input_ids=rest_in, attention_mask=full_mask, position_ids=rest_pos, use_cache=True,
+                      **{cache_key: cache}).logits.float()  # fmt: skip
+    lp = torch.log_softmax(logits, dim=-1)  # [B*K, R, V]: position j predicts the token after suffix token j
+    targets, target_mask = pad_ids([s[1:] + [0] for s in suffixes], 0)
+    target_mask[torch.arange(k), torch.tensor([len(s) - 1 for s in suffixes])] = (
+        0  # the end: boundary term below
+    )
     targets, target_mask = targets.repeat(b, 1).to(model.device), target_mask.repeat(b, 1).to(model.device)
-    lp = torch.log_softmax(logits, dim=-1).gather(-1, targets[..., None])[..., 0] * target_mask
-    total = first + lp.sum(dim=1).view(b, k)
+    tokens = (lp.gather(-1, targets[..., None])[..., 0] * target_mask).sum(dim=1)  # [B*K]
+    last = torch.tensor([len(s) - 1 for s in suffixes], device=model.device).repeat(b)
+    cont = continuation_mask(model.tokenizer, lp.shape[-1]).to(model.device)
+    boundary = torch.logsumexp(lp[torch.arange(b * k), last][:, ~cont], dim=-1)  # log P(no word continuation)
+    total = first + (tokens + boundary).view(b, k)
     return torch.softmax(total, dim=-1).cpu()
 
 
@@ -144,6 +178,7 @@ def generate_answers(
     turns: Sequence[tuple[str, str]] = (),
 ) -> list[str]:
     """Greedy answers, one per sample (left-padded batch through `generate` on input embeddings)."""
+    model.eval()
     prompts = [_prompt_ids(model, s, question, turns) for s in samples]
     input_ids, attention_mask = pad_ids(prompts, model.tokenizer.pad_token_id, side="left")
     input_ids, attention_mask = input_ids.to(model.device), attention_mask.to(model.device)
@@ -161,6 +196,17 @@ def generate_answers(
     return [model.tokenizer.decode(row, skip_special_tokens=True).strip() for row in out]
 
 
+def label_probabilities(
+    model: EmoLLM, samples: Sequence[Sample], answers: Sequence[str] | None = None
+) -> Tensor:
+    """Label-scoring probabilities `[B, K]`; for label-last templates, scored after the cues of the generated
+    classification answers (`answers`, generated here when not given)."""
+    if not model.template.label_last:
+        return score_labels(model, samples)
+    answers = answers if answers is not None else generate_answers(model, samples)
+    return score_labels(model, samples, [label_prefix(model.template, a) for a in answers])
+
+
 def predict(
     model: EmoLLM,
     text: str | None = None,
@@ -170,8 +216,8 @@ def predict(
     """Label from label scoring, per-label probabilities, the generated answer's rationale, modalities used."""
     sample, info = input_sample(model, text, media)
     began = time.time()
-    probs = score_labels(model, [sample])[0]
     answer = generate_answers(model, [sample], max_new_tokens)[0]
+    probs = label_probabilities(model, [sample], [answer])[0]
     parsed = parse_answer(answer, model.labels, model.label_set)
     best = int(probs.argmax())
     return {
@@ -197,7 +243,7 @@ def chat(
     sample, info = input_sample(model, text, media)
     turns = turns if turns is not None else []
     answer = generate_answers(model, [sample], max_new_tokens, question=message, turns=turns)[0]
-    probs = score_labels(model, [sample])[0]
+    probs = label_probabilities(model, [sample])[0]
     parsed = parse_answer(answer, model.labels, model.label_set)
     turns.append((message, answer))
     return {

@@ -4,6 +4,7 @@ placeholder tokens themselves (one special token per modality, expanded to N slo
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,15 @@ class PromptTemplate:
     """Optional line(s) for the previous dialogue turns (`{context}`), used when a sample has `meta.context`."""
     answer_va: str | None = None
     """Optional answer line with `{valence}` and `{arousal}` in [-1, 1], appended for samples that have them."""
+    missing_scope: str = "all"
+    """Which absent inputs the `missing` line names: `all` modalities, or only those the `model` has encoders for
+    (a text-only model is then not told about video, audio and sensors it never sees)."""
     source: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def label_last(self) -> bool:
+        """True when the full answer names the label after the rationale (explain-then-answer templates)."""
+        return 0 <= self.answer.find("{rationale}") < self.answer.find("{label}")
 
     def user_message(
         self,
@@ -73,6 +82,7 @@ class PromptTemplate:
         instruction: int = 0,
         question: str | None = None,
         context: list[str] | None = None,
+        modalities: Sequence[str] | None = None,
     ) -> str:
         """The user turn: dialogue context (when the template uses it), one line per present modality
         (placeholder already expanded), transcript, instruction (or a free `question` in its place)."""
@@ -80,7 +90,8 @@ class PromptTemplate:
         lines += [self.media[m].format(placeholder=placeholders[m]) for m in MODALITIES if m in placeholders]
         if text:
             lines.append(self.text.format(text=text))
-        missing = [m for m in MODALITIES if m not in placeholders]
+        scope = modalities if self.missing_scope == "model" and modalities is not None else MODALITIES
+        missing = [m for m in MODALITIES if m in scope and m not in placeholders]
         if missing:
             lines.append(self.missing.format(missing=", ".join(missing)))
         chosen = question or self.instructions[instruction % len(self.instructions)].format(
@@ -96,13 +107,16 @@ class PromptTemplate:
         instruction: int = 0,
         answer: str | None = None,
         context: list[str] | None = None,
+        modalities: Sequence[str] | None = None,
     ) -> list[dict[str, str]]:
         """Chat messages (system, user and, when given, the assistant answer)."""
         msgs = [
             {"role": "system", "content": self.system},
             {
                 "role": "user",
-                "content": self.user_message(labels, placeholders, text, instruction, context=context),
+                "content": self.user_message(
+                    labels, placeholders, text, instruction, context=context, modalities=modalities
+                ),
             },
         ]
         if answer is not None:
@@ -145,6 +159,8 @@ def parse_template(data: dict[str, Any], where: str) -> PromptTemplate:
     for key in ("answer_va",):
         if data.get(key) and ("{valence" not in data[key] or "{arousal" not in data[key]):
             raise ValueError(f"prompt template {where}: {key} needs {{valence}} and {{arousal}}")
+    if data.get("missing_scope", "all") not in ("all", "model"):
+        raise ValueError(f"prompt template {where}: missing_scope must be all or model")
     if data.get("context") and "{context}" not in data["context"]:
         raise ValueError(f"prompt template {where}: context needs {{context}}")
     return PromptTemplate(
@@ -152,6 +168,7 @@ def parse_template(data: dict[str, Any], where: str) -> PromptTemplate:
         version=int(data.get("version", 1)),
         context=data.get("context"),
         answer_va=data.get("answer_va"),
+        missing_scope=data.get("missing_scope", "all"),
         source=dict(data),
     )
 

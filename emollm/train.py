@@ -31,6 +31,7 @@ from emollm.data.sample import load_samples
 from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.io import atomic_write_json, atomic_write_text
 from emollm.model.emollm import EmoLLM
+from emollm.precision import resolve_mixed_precision
 from emollm.run_state import log_row, register_state_hooks, save_final, save_step, setup_logging, trackers
 
 log = logging.getLogger("emollm.train")
@@ -38,10 +39,18 @@ log = logging.getLogger("emollm.train")
 
 class EpochSampler(Sampler[int]):
     """A seeded permutation per epoch. The loop sets the epoch with `use_epoch` (accelerate's own epoch counter
-    restarts at 0 after a resume, so this sampler deliberately has no `set_epoch` for it to call)."""
+    restarts at 0 after a resume, so this sampler deliberately has no `set_epoch` for it to call).
 
-    def __init__(self, n: int, seed: int) -> None:
+    With `lengths`, the order is length-grouped: the permutation is cut into pools of `pool` global batches
+    (`batch` examples each), each pool is sorted by length, and the pool's batches are shuffled, so a batch holds
+    examples of similar length (less padding) while the data order stays random and seeded.
+    """
+
+    def __init__(
+        self, n: int, seed: int, lengths: list[int] | None = None, batch: int = 1, pool: int = 16
+    ) -> None:
         self.n, self.seed, self.epoch = n, seed, 0
+        self.lengths, self.batch, self.pool = lengths, batch, pool
 
     def use_epoch(self, epoch: int) -> None:
         """Select the permutation of this epoch."""
@@ -49,7 +58,17 @@ class EpochSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=gen).tolist())
+        order = torch.randperm(self.n, generator=gen).tolist()
+        if self.lengths is None or self.batch < 1:
+            return iter(order)
+        grouped = []
+        size = self.batch * self.pool
+        for start in range(0, len(order), size):
+            chunk = sorted(order[start : start + size], key=lambda i: -self.lengths[i])
+            batches = [chunk[j : j + self.batch] for j in range(0, len(chunk), self.batch)]
+            for k in torch.randperm(len(batches), generator=gen).tolist():
+                grouped.extend(batches[k])
+        return iter(grouped)
 
     def __len__(self) -> int:
         return self.n
@@ -155,7 +174,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> Path:
     _forget_previous_run_state()
     accelerator = Accelerator(
         cpu=not torch.cuda.is_available(),
-        mixed_precision=t.mixed_precision,
+        mixed_precision=resolve_mixed_precision(t.mixed_precision),
         log_with=trackers() or None,
         project_dir=str(t.out_dir),
         kwargs_handlers=kwargs,
@@ -243,7 +262,8 @@ def _train_loader(
         )
     # The loader gets its own generator: creating an iterator must not draw from the global RNG, or dropout after a
     # resume would differ from an uninterrupted run.
-    sampler = EpochSampler(len(train_ds), t.seed)
+    lengths = [len(ids) for ids in train_ds["input_ids"]] if t.group_by_length else None
+    sampler = EpochSampler(len(train_ds), t.seed, lengths, t.batch_size * world)
     loader = DataLoader(
         train_ds,
         generator=torch.Generator().manual_seed(t.seed),

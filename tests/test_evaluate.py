@@ -58,7 +58,7 @@ def test_eval_resumes_from_partial_predictions(trained_ckpt, syn_data, tmp_path)
     out.joinpath("predictions.partial.jsonl").write_text("\n".join(rows[:7]) + "\n")  # a run killed after 7
     calls = []
     original = emollm.evaluation.evaluate.score_labels
-    emollm.evaluation.evaluate.score_labels = lambda m, batch: calls.append(len(batch)) or original(m, batch)
+    emollm.evaluation.evaluate.score_labels = lambda m, batch, *a: calls.append(len(batch)) or original(m, batch, *a)
     try:
         again = evaluate(model, syn_data / "test.jsonl", out, batch_size=4, modes=("score",))
     finally:

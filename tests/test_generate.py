@@ -28,6 +28,8 @@ def test_label_scoring_equals_full_sequence_likelihoods(trained_ckpt, syn_data) 
     fast = score_labels(model, samples)
     assert fast.shape == (2, len(model.labels))
     torch.testing.assert_close(fast.sum(1), torch.ones(2))
+    words = [model.tokenizer.decode([i]) for i in range(len(model.tokenizer))]
+    ends = torch.tensor([not (w and w[0].isalnum()) for w in words])  # tokens that end a word
     for i, sample in enumerate(samples):
         prompt = _prompt_ids(model, sample)
         totals = []
@@ -40,9 +42,26 @@ def test_label_scoring_equals_full_sequence_likelihoods(trained_ckpt, syn_data) 
                 logits = model(
                     ids, torch.ones_like(ids), encode_media(model.encoders, [sample.media])
                 ).logits[0]
-            lp = torch.log_softmax(logits[:-1], -1)
-            totals.append(sum(lp[len(prompt) - 1 + j, t] for j, t in enumerate(cand)))
+            lp = torch.log_softmax(logits, -1)
+            label = sum(lp[len(prompt) - 1 + j, t] for j, t in enumerate(cand))
+            boundary = torch.logsumexp(lp[-1, : len(words)][ends], -1)  # P(the label ends here)
+            totals.append(label + boundary)
         torch.testing.assert_close(fast[i], torch.softmax(torch.stack(totals), -1), rtol=1e-4, atol=1e-5)
+
+
+def test_label_last_templates_score_after_the_generated_cues(trained_ckpt) -> None:
+    from emollm.generate import label_prefix
+    from emollm.prompts import load_template
+
+    last, first = load_template("emotion_explain_first"), load_template("emotion_default")
+    assert last.label_last and not first.label_last
+    assert label_prefix(last, "Cues: face mostly sad (p = 0.61).\nEmotion: sad") == "Cues: face mostly sad (p = 0.61).\n"
+    assert label_prefix(last, "Cues: no label given") == "Cues: no label given\n"
+    assert label_prefix(first, "Emotion: sad\nReason: x") == ""
+    model = emollm.load(trained_ckpt)
+    sample = make_sample("I am thrilled")
+    plain, after = score_labels(model, [sample]), score_labels(model, [sample], ["Cues: words sound happy.\n"])
+    assert not torch.allclose(plain, after)  # the prefix is part of what the labels are scored after
 
 
 def test_predict_and_chat_api(trained_ckpt, syn_data) -> None:

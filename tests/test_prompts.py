@@ -17,7 +17,8 @@ LABELS = ("neutral", "happy", "sad", "angry")
 @pytest.mark.parametrize("name", sorted(p.stem for p in resource_dir("prompts").glob("emotion_*.yaml")))
 def test_every_template_loads_and_its_answers_parse(name: str) -> None:
     t = load_template(name)
-    assert len(t.instructions) >= 3 and all("{labels}" in i for i in t.instructions)
+    assert t.instructions and all("{labels}" in i for i in t.instructions)
+    assert len(t.instructions) >= 3 or "compact" in name  # paraphrases, except in the short prompts
     answer = t.format_answer("sad", "Pitch low (-1.2 SD); face mostly sad (p = 0.61).", (-0.5, -0.25))
     parsed = parse_answer(answer, LABELS, "synthetic4")
     assert parsed.label == "sad" and parsed.rationale == "Pitch low (-1.2 SD); face mostly sad (p = 0.61)."
@@ -31,6 +32,14 @@ def test_dialogue_context_and_missing_modalities_in_the_user_turn() -> None:
     assert msg.startswith("Earlier in the conversation:\nRoss: Hi.\nRachel: Hey.\nVoice: <A>")
     assert "Not available: video, sensor." in msg and "neutral, happy, sad, angry" in msg
     assert "Earlier" not in load_template("emotion_default").user_message(LABELS, {}, "x", 0, context=["a"])
+
+
+def test_compact_prompt_names_only_the_models_missing_inputs() -> None:
+    t = load_template("emotion_compact")
+    text_only = t.user_message(LABELS, {}, "Oh my God!", modalities=())
+    assert text_only == '"Oh my God!"\nEmotion (neutral, happy, sad, angry)?'
+    assert "No video." in t.user_message(LABELS, {"audio": "<A>"}, None, modalities=("video", "audio"))
+    assert "No video, sensor." in t.user_message(LABELS, {"audio": "<A>"}, None)  # unknown model: all modalities
 
 
 def test_template_validation_names_the_problem() -> None:

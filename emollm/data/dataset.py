@@ -44,7 +44,10 @@ def sample_messages(
         answer = template.format_answer(sample.emotion, sample.rationale if with_rationale else None, va)
     placeholders = {m: tokens[m].expanded() for m in sample.media}
     choice = instruction_index(sample.id, len(template.instructions)) if with_answer else 0
-    return template.messages(labels, placeholders, sample.text, choice, answer, sample.meta.get("context"))
+    context = sample.meta.get("context")
+    return template.messages(
+        labels, placeholders, sample.text, choice, answer, context, modalities=tuple(tokens)
+    )
 
 
 def sample_va(sample: Sample) -> tuple[float, float] | None:

@@ -24,7 +24,7 @@ from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.evaluation.label_maps import OTHER, map_split_into
 from emollm.evaluation.metrics import bootstrap_ci, classification_metrics, regression_metrics, reliability
 from emollm.evaluation.report.eval import write_eval_report
-from emollm.generate import generate_answers, score_labels
+from emollm.generate import generate_answers, label_prefix, score_labels
 from emollm.io import atomic_write_json, write_jsonl
 from emollm.parse import parse_answer, parse_va
 from emollm.rationale import complete_clauses, grounding
@@ -47,29 +47,39 @@ def _predict_batch(
         }
         for s in batch
     ]
+    answers: list[str] | None = None
+    if "generate" in modes:
+        began = time.time()
+        answers = generate_answers(model, batch, max_new_tokens)
+        _generated_rows(model, rows, batch, answers, (time.time() - began) / len(batch))
     if "score" in modes:
         began = time.time()
-        probs = score_labels(model, batch)
+        if model.template.label_last and answers is None:
+            answers = generate_answers(model, batch, max_new_tokens)
+        prefixes = [label_prefix(model.template, a) for a in answers] if model.template.label_last else None
+        probs = score_labels(model, batch, prefixes)
         per = (time.time() - began) / len(batch)
         for row, p in zip(rows, probs, strict=True):
             row["scores"] = {lab: round(float(v), 6) for lab, v in zip(model.labels, p, strict=True)}
             row["scored_label"] = model.labels[int(p.argmax())]
             row["score_seconds"] = round(per, 4)
-    if "generate" in modes:
-        began = time.time()
-        answers = generate_answers(model, batch, max_new_tokens)
-        per = (time.time() - began) / len(batch)
-        for row, answer, sample in zip(rows, answers, batch, strict=True):
-            parsed = parse_answer(answer, model.labels, model.label_set)
-            row["predicted"], row["answer"] = parsed.label, answer
-            row["generate_seconds"] = round(per, 4)
-            if model.template.answer_va and sample_va(sample) is not None:
-                row["gold_va"], row["predicted_va"] = sample_va(sample), parse_va(answer)
-            if sample.meta.get("measured") is not None and parsed.rationale:
-                text, cues = complete_clauses(parsed.rationale), sample.meta["measured"]
-                row["rationale_claims"], row["rationale_problems"] = grounding(text, cues, sample.text)
-                row["rationale_level_problems"] = grounding(text, cues, sample.text, "levels")[1]
     return rows
+
+
+def _generated_rows(
+    model: EmoLLM, rows: list[dict], batch: list[Sample], answers: list[str], per: float
+) -> None:
+    """Fill the generate-mode fields: parsed label, answer, latency, valence/arousal and rationale grounding."""
+    for row, answer, sample in zip(rows, answers, batch, strict=True):
+        parsed = parse_answer(answer, model.labels, model.label_set)
+        row["predicted"], row["answer"] = parsed.label, answer
+        row["generate_seconds"] = round(per, 4)
+        if model.template.answer_va and sample_va(sample) is not None:
+            row["gold_va"], row["predicted_va"] = sample_va(sample), parse_va(answer)
+        if sample.meta.get("measured") is not None and parsed.rationale:
+            text, cues = complete_clauses(parsed.rationale), sample.meta["measured"]
+            row["rationale_claims"], row["rationale_problems"] = grounding(text, cues, sample.text)
+            row["rationale_level_problems"] = grounding(text, cues, sample.text, "levels")[1]
 
 
 def evaluate(

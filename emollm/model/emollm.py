@@ -6,19 +6,22 @@ import logging
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+from transformers.modeling_outputs import CausalLMOutput
 
 from emollm import generate
 from emollm.config import RunConfig
 from emollm.encoders import Encoder, build_encoder
 from emollm.encoders.base import Features
 from emollm.labels import get_labels
-from emollm.model.lm import apply_lora, load_lm
+from emollm.model.lm import apply_lora, enable_activation_checkpointing, load_lm
 from emollm.model.projector import build_projector
 from emollm.model.tokens import add_placeholder_tokens
 from emollm.prompts import ModalityTokens, PromptTemplate, load_template
 
 log = logging.getLogger(__name__)
+IGNORE_INDEX = -100
 
 
 class EmoLLM(nn.Module):
@@ -71,6 +74,8 @@ class EmoLLM(nn.Module):
         lm, tokenizer, _ = load_lm(cfg.lm, device)
         tokens = add_placeholder_tokens(tokenizer, lm, {m: mc.num_tokens for m, mc in cfg.modalities.items()})
         lm = apply_lora(lm, cfg.lm)
+        if cfg.train.activation_checkpointing:
+            enable_activation_checkpointing(lm)
         hidden = lm.get_input_embeddings().weight.shape[1]
         encoders = {m: build_encoder(mc.encoder, m, **mc.encoder_args) for m, mc in cfg.modalities.items()}
         projectors = nn.ModuleDict(
@@ -121,10 +126,19 @@ class EmoLLM(nn.Module):
         attention_mask: Tensor,
         features: dict[str, Features] | None = None,
         labels: Tensor | None = None,
-    ) -> Any:
-        """Causal-LM output (loss over answer tokens when `labels` is given; -100 marks ignored positions)."""
+    ) -> CausalLMOutput:
+        """Causal-LM output. With `labels` (-100 marks ignored positions): the mean next-token loss over the
+        supervised positions, with the LM head applied only there (`logits` `[n, V]` for those n positions);
+        without: logits `[B, L, V]` at every position."""
         embeds = self.embed(input_ids, features or {})
-        return self.lm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels)
+        if labels is None:
+            return self.lm(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False)
+        base = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+        hidden = base.get_decoder()(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False)
+        targets = labels[:, 1:]
+        keep = targets != IGNORE_INDEX  # [B, L-1]: positions whose next token is supervised
+        logits = base.get_output_embeddings()(hidden.last_hidden_state[:, :-1][keep])  # [n, V]
+        return CausalLMOutput(loss=F.cross_entropy(logits.float(), targets[keep]), logits=logits)
 
     def trainable_state_dict(self) -> dict[str, Tensor]:
         """The weights training changes: projector weights and LoRA adapter weights."""

@@ -81,3 +81,14 @@ def apply_lora(lm: nn.Module, cfg: LMConfig) -> nn.Module:
         bias="none",
     )
     return get_peft_model(lm, lora)
+
+
+def enable_activation_checkpointing(lm: nn.Module) -> None:
+    """Recompute each decoder layer's activations in the backward pass instead of keeping them (QLoRA's memory
+    recipe: activation memory drops from every layer's tensors to one layer input each, for ~1/3 more compute)."""
+    base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
+    kwargs = {"use_reentrant": False}
+    if hasattr(base, "activation_checkpointing_enable"):  # transformers >= 5.x
+        base.activation_checkpointing_enable(kwargs)
+    else:
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)

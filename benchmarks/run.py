@@ -1,0 +1,102 @@
+"""One JSON object of speed and memory ratios, each measured within this one run (so machine noise cancels):
+
+    python benchmarks/run.py [--quick] [--json] [--out runs/bench]
+
+- `mfu`: training FLOP/s of SmolLM2-135M + LoRA on MELD text (FLOPs as counted in `benchmarks/throughput.py`:
+  4 N_body per non-padding token, the LM head only where the loss is read) / the matmul peak measured in this run,
+  in the best dtype here (`train.mixed_precision: auto`); `legacy_mfu` the same for the emollm 0.1 loop.
+- `tokens_per_s_ratio` / `samples_per_s_ratio`: the shipped recipe (emotion_compact prompt, LM head only at
+  supervised positions, no LoRA dropout, length-grouped batches, auto precision) / the emollm 0.1 default loop
+  (emotion_default prompt, logits at every position, LoRA dropout 0.05, random batches, fp32), same samples, batch 8.
+  Tokens are the non-padding tokens each loop feeds the model; the shorter prompt needs fewer per sample, so
+  samples/s is the figure that says how much sooner an epoch ends.
+- `scoring_speedup`: free generation (64 new tokens at most) / label scoring, seconds per sample, same samples, and
+  both modes' accuracy and agreement, after a short class-balanced fine-tune of the shipped model.
+- `cache_speedup`: a training step encoding media on the fly / reading the feature cache (tiny LM, FER2013 +
+  Whisper + physio, `benchmarks/encoders.py`).
+- `qlora_memory_ratio`: peak anonymous resident memory of QLoRA steps (4-bit nf4 base + activation checkpointing,
+  `lm.quantization=4bit train.activation_checkpointing=true`) / fp32 LoRA steps (the default), each in a fresh
+  process; `qlora_4bit_only_memory_ratio`: 4-bit without checkpointing / fp32 (what quantization alone saves).
+`--quick` measures fewer steps and samples (under 5 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import encoders as encoder_bench  # noqa: E402
+import throughput  # noqa: E402
+
+from emollm.testing import make_tiny_lm  # noqa: E402
+
+
+def qlora_ratio() -> dict:
+    """fp32 LoRA and 4-bit QLoRA step peaks, each in its own process."""
+    script = Path(__file__).resolve().parent / "throughput.py"
+    runs = {}
+    for q in ("fp32", "4bit"):
+        out = subprocess.run(
+            [sys.executable, str(script), "--memory", q], capture_output=True, text=True, check=True
+        )
+        runs[q] = json.loads(out.stdout.strip().splitlines()[-1])
+    return {**runs, "ratio": runs["4bit"]["step_peak_rss_gb"] / runs["fp32"]["step_peak_rss_gb"]}
+
+
+def cache_ratio(out: Path, clips: int, steps: int) -> dict:
+    """Seconds per step with encoders on the fly vs cached features."""
+    data = encoder_bench.build_corpus(out / "clips", clips)
+    times = encoder_bench.step_times(data, out, make_tiny_lm(out / "tiny_lm", hidden=64), steps)
+    return {**times, "ratio": times["on_the_fly"] / times["cached"]}
+
+
+def main() -> None:
+    """Measure everything and print the JSON object (and a short summary unless --json)."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", action="store_true", help="print only the JSON object")
+    ap.add_argument("--out", default="runs/bench")
+    args = ap.parse_args()
+    began, out = time.time(), Path(args.out)
+    shutil.rmtree(out, ignore_errors=True)
+    train_file = throughput.meld_split(out / "meld")
+    train = throughput.training(train_file, n_batches=4 if args.quick else 10)
+    model = train.pop("model")
+    throughput.fit_briefly(model, train_file, steps=12 if args.quick else 30)
+    infer = throughput.inference(model, train_file.with_name("test.jsonl"), n=16 if args.quick else 48)
+    del model
+    cache = cache_ratio(out / "cache", clips=6 if args.quick else 12, steps=4 if args.quick else 6)
+    memory = qlora_ratio()
+    result = {
+        "mfu": round(train["shipped"]["mfu"], 3),
+        "legacy_mfu": round(train["legacy"]["mfu"], 3),
+        "tokens_per_s_ratio": round(train["shipped"]["tokens_per_s"] / train["legacy"]["tokens_per_s"], 2),
+        "samples_per_s_ratio": round(train["shipped"]["samples_per_s"] / train["legacy"]["samples_per_s"], 2),
+        "scoring_speedup": round(infer["generate"]["s_per_sample"] / infer["score"]["s_per_sample"], 2),
+        "cache_speedup": round(cache["ratio"], 1),
+        "qlora_memory_ratio": round(memory["ratio"], 3),
+        "qlora_4bit_only_memory_ratio": round(memory["weights_only_ratio"], 3),
+        "details": {
+            "training": train,
+            "inference": infer,
+            "cache": cache,
+            "memory": memory,
+            "quick": args.quick,
+            "seconds": round(time.time() - began, 1),
+        },  # fmt: skip
+    }
+    text = json.dumps(result, indent=2, default=float)
+    (out / "benchmark.json").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

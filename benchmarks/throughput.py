@@ -1,0 +1,246 @@
+"""Training and inference throughput of SmolLM2-135M-Instruct + LoRA on MELD text, measured in one process.
+
+Used by `benchmarks/run.py`; run alone as `python benchmarks/throughput.py --memory fp32|4bit` it reports the peak
+resident memory of LoRA training steps in a fresh process (the QLoRA memory comparison needs one process each).
+
+FLOPs counted (frozen base + LoRA): every non-padding token costs 2 N_body in the forward pass and 2 N_body for the
+activation gradients in the backward pass (a frozen weight needs no weight gradient), so 4 N_body per token, where
+N_body is the parameter count of the decoder's matrices (embedding lookup excluded, LoRA's own 2 x r x (in + out)
+per adapted matrix added); the LM head (2 x hidden x vocab, tied to the embeddings) is counted 4x only at the
+positions whose next token is supervised, which is where the shipped loop applies it. Attention's score/value
+products (4 L^2 H per layer) are left out. The same count is used for both loops, so the ratio of FLOP/s equals the
+ratio of useful work per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import json
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from emollm.config import load_config  # noqa: E402
+from emollm.data.dataset import Collator, build_dataset  # noqa: E402
+from emollm.data.recipes import recipe  # noqa: E402
+from emollm.data.sample import Sample, load_samples  # noqa: E402
+from emollm.generate import generate_answers, score_labels  # noqa: E402
+from emollm.labels import get_labels  # noqa: E402
+from emollm.model.emollm import EmoLLM  # noqa: E402
+from emollm.parse import parse_answer  # noqa: E402
+from emollm.precision import resolve_mixed_precision  # noqa: E402
+from emollm.train import EpochSampler  # noqa: E402
+
+LM = "HuggingFaceTB/SmolLM2-135M-Instruct"
+# The loop as it was before this benchmark existed (emollm 0.1 defaults), and the recipe shipped now.
+LEGACY = ["data.prompt=emotion_default", "lm.lora_dropout=0.05", "train.group_by_length=false"]
+SHIPPED = ["data.prompt=emotion_compact", "lm.lora_dropout=0.0", "train.group_by_length=true"]
+
+
+def peak_gflops(dtype: str, n: int = 1536, repeats: int = 6) -> float:
+    """Matmul GFLOP/s of an `[n, n] x [n, n]` product on this machine (fp32, or bf16 under autocast)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
+        F.linear(a, b)
+        began = time.perf_counter()
+        for _ in range(repeats):
+            F.linear(a, b)
+    return 2 * n**3 * repeats / (time.perf_counter() - began) / 1e9
+
+
+def meld_split(out: Path, split: str = "train") -> Path:
+    """MELD converted from $EMOLLM_DATA_DIR (default ../shared/data) into `out`, or the generated corpus's text."""
+    root = Path(os.environ.get("EMOLLM_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    if (root / "meld").is_dir():
+        if not (out / f"{split}.jsonl").is_file():
+            recipe("meld")(root=str(root), out=str(out), seed=0)
+        return out / f"{split}.jsonl"
+    from emollm.data.synthetic import SyntheticSpec, generate
+
+    generate(out, SyntheticSpec(n_train=480, seed=0))
+    return out / f"{split}.jsonl"
+
+
+def label_set_of(data: Path) -> str:
+    """The label set named by a converted corpus's manifest."""
+    return json.loads(data.with_name("manifest.json").read_text()).get("label_set", "synthetic4")
+
+
+def config(variant: list[str], data: Path, labels: str, extra: list[str] = ()) -> Any:
+    """A text-only SmolLM2 LoRA config for one loop variant."""
+    return load_config(None, [f"lm.name_or_path={LM}", f"data.train={data}", f"data.labels={labels}",
+                              "data.with_rationale=false", "data.max_length=512", *variant, *extra])  # fmt: skip
+
+
+def body_params(model: EmoLLM) -> tuple[int, int]:
+    """(decoder matrix parameters incl. LoRA, LM-head parameters) for the FLOP count."""
+    base = model.lm.get_base_model()
+    head = base.get_output_embeddings().weight.numel()
+    body = sum(
+        p.numel() for n, p in base.get_decoder().named_parameters() if p.dim() == 2 and "embed" not in n
+    )
+    return body, head
+
+
+def _batches(model: EmoLLM, samples: list[Sample], batch: int, grouped: bool) -> list[dict]:
+    ds, _ = build_dataset(samples, model.tokenizer, model.template, model.tokens, model.labels, 512)
+    lengths = [len(x) for x in ds["input_ids"]] if grouped else None
+    order = list(EpochSampler(len(ds), 0, lengths, batch))
+    collate = Collator(model.encoders, model.tokenizer.pad_token_id)
+    return [collate([ds[i] for i in order[j : j + batch]]) for j in range(0, len(order) - batch + 1, batch)]
+
+
+def _legacy_loss(model: EmoLLM, b: dict) -> torch.Tensor:
+    """The loss as emollm 0.1 computed it: transformers' causal-LM loss over logits at every position."""
+    embeds = model.embed(b["input_ids"], b["features"])
+    return model.lm(inputs_embeds=embeds, attention_mask=b["attention_mask"], labels=b["labels"]).loss
+
+
+def train_steps(
+    model: EmoLLM, batches: list[dict], legacy: bool, precision: str, lr: float = 1e-4
+) -> dict[str, float]:
+    """Time optimizer steps over `batches` (the first one is a warm-up); tokens, samples and FLOP/s."""
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    body, head = body_params(model)
+    model.train()
+    seconds = tokens = samples = flops = 0.0
+    for i, b in enumerate(batches):
+        began = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = _legacy_loss(model, b) if legacy else model(b["input_ids"], b["attention_mask"], b["features"],
+                                                                b["labels"]).loss  # fmt: skip
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if i:
+            seconds += time.perf_counter() - began
+            real, supervised = int(b["attention_mask"].sum()), int((b["labels"][:, 1:] != -100).sum())
+            tokens, samples = tokens + real, samples + len(b["ids"])
+            flops += 4 * body * real + 4 * head * supervised
+    return {"s_per_step": seconds / (len(batches) - 1), "tokens_per_s": tokens / seconds,
+            "samples_per_s": samples / seconds, "gflops": flops / seconds / 1e9,
+            "padding": 1 - tokens / sum(int(b["input_ids"].numel()) for b in batches[1:])}  # fmt: skip
+
+
+def training(data: Path, n_batches: int, batch: int = 8) -> dict[str, Any]:
+    """The legacy and the shipped loop on the same samples, with MFU against this run's matmul peak."""
+    labels = label_set_of(data)
+    samples, _ = load_samples(data, get_labels(labels))
+    chosen = random.Random(0).sample(samples, batch * n_batches)
+    precision = resolve_mixed_precision("auto")
+    result: dict[str, Any] = {"peak_gflops": {d: round(peak_gflops(d), 1) for d in ("fp32", "bf16")},
+                              "best_dtype": "bf16" if precision == "bf16" else "fp32", "batch": batch}  # fmt: skip
+    for name, variant, legacy in (("legacy", LEGACY, True), ("shipped", SHIPPED, False)):
+        torch.manual_seed(0)
+        model = EmoLLM.from_config(config(variant, data, labels))
+        batches = _batches(model, chosen, batch, grouped=not legacy)
+        result[name] = train_steps(model, batches, legacy, "no" if legacy else precision)
+        peak = result["peak_gflops"]["fp32" if legacy or precision != "bf16" else "bf16"]
+        result[name]["mfu"] = result[name]["gflops"] / peak
+        result[name]["mean_tokens_per_sample"] = result[name]["tokens_per_s"] / result[name]["samples_per_s"]
+        if not legacy:
+            result["model"] = model
+        del batches
+    return result
+
+
+def fit_briefly(model: EmoLLM, data: Path, steps: int, batch: int = 8) -> None:
+    """A short class-balanced fine-tune (lr 2e-3) so the model answers in the trained format before inference is
+    timed: generation then stops where label-only answers end, as it does for a trained checkpoint."""
+    samples, _ = load_samples(data, model.labels)
+    by_label = {lab: [s for s in samples if s.emotion == lab] for lab in model.labels}
+    rng = random.Random(2)
+    chosen = [rng.choice(by_label[model.labels[i % len(model.labels)]]) for i in range(batch * (steps + 1))]
+    train_steps(model, _batches(model, chosen, batch, grouped=True), legacy=False, precision="no", lr=2e-3)
+
+
+def inference(model: EmoLLM, test: Path, n: int, batch: int = 8, max_new_tokens: int = 64) -> dict[str, Any]:
+    """Label scoring vs free generation per sample on the same test samples (the model as trained above)."""
+    samples, _ = load_samples(test, model.labels)
+    chosen = random.Random(1).sample(samples, n)
+    out: dict[str, Any] = {}
+    for mode in ("score", "generate"):
+        began, preds = time.perf_counter(), []
+        for i in range(0, n, batch):
+            part = chosen[i : i + batch]
+            if mode == "score":
+                preds += [model.labels[int(p.argmax())] for p in score_labels(model, part)]
+            else:
+                answers = generate_answers(model, part, max_new_tokens)
+                preds += [parse_answer(a, model.labels, model.label_set).label for a in answers]
+        out[mode] = {"s_per_sample": (time.perf_counter() - began) / n,
+                     "accuracy": sum(p == s.emotion for p, s in zip(preds, chosen, strict=True)) / n, "preds": preds}  # fmt: skip
+    agree = (
+        sum(a == b for a, b in zip(out["score"].pop("preds"), out["generate"].pop("preds"), strict=True)) / n
+    )
+    return {**out, "agreement": agree, "n": n, "max_new_tokens": max_new_tokens}
+
+
+def _memory() -> tuple[int, int]:
+    """(VmRSS, RssAnon) in bytes: all resident pages, and the anonymous ones alone (without file-backed pages such
+    as shared libraries and memory-mapped weight files)."""
+    with open("/proc/self/status") as fh:
+        fields = dict(line.split(":", 1) for line in fh if line.startswith(("VmRSS", "RssAnon")))
+    return int(fields["VmRSS"].split()[0]) * 1024, int(fields["RssAnon"].split()[0]) * 1024
+
+
+def memory_child(quantization: str, checkpointing: bool, steps: int = 3) -> dict[str, Any]:
+    """Peak anonymous resident memory while training LoRA steps, with every weight copied into anonymous memory
+    (transformers memory-maps a safetensors file, so fp32 weights would otherwise hide among file pages while a
+    quantized model keeps stale pages of the file it was quantized from) and freed load-time memory returned."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = meld_split(Path(tmp) / "meld")
+        labels = label_set_of(data)
+        extra = [f"lm.quantization={'none' if quantization == 'fp32' else '4bit'}",
+                 f"train.activation_checkpointing={str(checkpointing).lower()}"]  # fmt: skip
+        cfg = config(SHIPPED, data, labels, extra)
+        model = EmoLLM.from_config(cfg)
+        samples, _ = load_samples(data, model.labels)
+        batches = _batches(model, samples[: 8 * (steps + 1)], 8, grouped=True)
+    with (
+        torch.no_grad()
+    ):  # weights into anonymous memory in both cases: transformers memory-maps fp32 weights
+        for t in [*model.parameters(), *model.buffers()]:
+            t.data = t.data.clone()
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    baseline, peak, stop = _memory(), [0, 0], threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            peak[:] = [max(p, now) for p, now in zip(peak, _memory(), strict=True)]
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    train_steps(model, batches, legacy=False, precision="no")
+    stop.set()
+    thread.join()
+    return {
+        "quantization": quantization,
+        "activation_checkpointing": checkpointing,
+        "rss_after_load_gb": baseline[0] / 1e9,
+        "anon_after_load_gb": baseline[1] / 1e9,
+        "step_peak_rss_gb": peak[0] / 1e9,
+        "step_peak_anon_gb": peak[1] / 1e9,
+    }
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--memory", choices=["fp32", "4bit"], required=True)
+    ap.add_argument("--checkpointing", action="store_true")
+    args = ap.parse_args()
+    print(json.dumps(memory_child(args.memory, args.checkpointing)))
