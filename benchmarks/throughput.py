@@ -36,12 +36,12 @@ from emollm.config import load_config  # noqa: E402
 from emollm.data.dataset import Collator, build_dataset  # noqa: E402
 from emollm.data.recipes import recipe  # noqa: E402
 from emollm.data.sample import Sample, load_samples  # noqa: E402
+from emollm.data.sampling import EpochSampler  # noqa: E402
 from emollm.generate import generate_answers, score_labels  # noqa: E402
 from emollm.labels import get_labels  # noqa: E402
 from emollm.model.emollm import EmoLLM  # noqa: E402
 from emollm.parse import parse_answer  # noqa: E402
 from emollm.precision import resolve_mixed_precision  # noqa: E402
-from emollm.train import EpochSampler  # noqa: E402
 
 LM = "HuggingFaceTB/SmolLM2-135M-Instruct"
 # The loop as it was before this benchmark existed (emollm 0.1 defaults), and the recipe shipped now.

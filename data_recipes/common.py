@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from emollm.data.media import save_sensor_npy
+from emollm.faults import kill_point
 from emollm.io import atomic_write_json, sha256_file, write_jsonl
 from emollm.labels import VA_FORMULA, circumplex_quadrant, get_labels, normalise_va
 from emollm.prompts import PLACEHOLDERS, load_template
@@ -130,6 +131,7 @@ class Conversion:
             if limit and len(records) > limit:
                 records = sorted(random.Random(seed).sample(records, limit), key=lambda r: r["id"])
             write_jsonl(self.out / f"{split}.jsonl", records)
+            kill_point("recipe.split")
             manifest["splits"][split] = len(records)
             manifest["labels"][split] = dict(Counter(r["labels"]["emotion"] for r in records).most_common())
             speakers = {r["speaker"] for r in records if r.get("speaker")}

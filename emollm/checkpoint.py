@@ -12,12 +12,13 @@ from typing import Any
 
 import torch
 import yaml
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from emollm.config import ConfigError, RunConfig, dump_config, from_dict
 from emollm.encoders import build_encoder
-from emollm.io import atomic_write_json, atomic_write_text
+from emollm.faults import kill_point
+from emollm.io import atomic_write_json, atomic_write_text, check_safetensors, load_safetensors
 from emollm.model.emollm import EmoLLM
 from emollm.model.lm import load_lm
 from emollm.model.projector import build_projector
@@ -45,6 +46,7 @@ class CheckpointError(FileNotFoundError):
 def write_model_files(model: EmoLLM, folder: Path, meta: dict[str, Any]) -> None:
     """Write everything needed to rebuild `model` for inference into `folder` (which must exist)."""
     model.lm.save_pretrained(folder / "adapter", save_embedding_layers=False)
+    kill_point("checkpoint.adapter")  # half a checkpoint on disk
     save_file(
         {k: v.detach().cpu().contiguous() for k, v in model.projectors.state_dict().items()},
         str(folder / "projectors.safetensors"),
@@ -72,6 +74,9 @@ def check_checkpoint(folder: str | Path) -> Path:
     missing = [name for name in REQUIRED if not (folder / name).is_file()]
     if missing:
         raise CheckpointError(f"incomplete checkpoint {folder}: missing {', '.join(missing)}")
+    for name in REQUIRED:
+        if name.endswith(".safetensors"):
+            check_safetensors(folder / name)
     return folder
 
 
@@ -104,7 +109,7 @@ def load_checkpoint(folder: str | Path, device: torch.device | str = "cpu") -> E
             for m, mc in cfg.modalities.items()
         }
     )
-    projectors.load_state_dict(load_file(str(folder / "projectors.safetensors")), strict=True)
+    projectors.load_state_dict(load_safetensors(folder / "projectors.safetensors"), strict=True)
     template = parse_template(
         yaml.safe_load((folder / "prompt.yaml").read_text()), str(folder / "prompt.yaml")
     )
@@ -131,7 +136,7 @@ def save_trainable(model: EmoLLM, path: Path) -> None:
 
 def load_trainable(model: EmoLLM, path: Path) -> None:
     """Load trainable weights saved by `save_trainable`, insisting that the key sets match exactly."""
-    state = load_file(str(path))
+    state = load_safetensors(path)
     expected = set(model.trainable_state_dict())
     if set(state) != expected:
         missing, extra = sorted(expected - set(state))[:5], sorted(set(state) - expected)[:5]

@@ -12,10 +12,11 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from emollm.config import RunConfig
-from emollm.data.media import MediaError
+from emollm.data.prepass import MEDIA_ERRORS
 from emollm.data.sample import load_samples
 from emollm.encoders import build_encoder
 from emollm.encoders.cache import CachedEncoder, FeatureCache
+from emollm.faults import kill_point
 from emollm.io import atomic_write_json
 from emollm.labels import get_labels
 
@@ -26,9 +27,16 @@ def extract(
     cfg: RunConfig, data: str | Path, cache_root: str | Path, report: str | Path | None = None
 ) -> dict[str, Any]:
     """Fill the cache for every modality of `cfg` over the samples of `data`; return per-modality counts."""
-    samples, bad_records = load_samples(data, get_labels(cfg.data.labels))
+    samples, bad_records = load_samples(data, get_labels(cfg.data.labels), [cfg.data.media_root])
     bad: list[dict[str, Any]] = [
-        {"sample": b.sample_id, "modality": None, "file": b.file, "line": b.line, "reason": b.reason}
+        {
+            "sample": b.sample_id,
+            "modality": None,
+            "kind": "bad_record",
+            "file": b.file,
+            "line": b.line,
+            "reason": b.reason,
+        }
         for b in bad_records
     ]
     summary: dict[str, Any] = {"data": str(data), "cache": str(cache_root), "modalities": {}}
@@ -38,18 +46,19 @@ def extract(
         todo = [s for s in samples if modality in s.media]
         began = time.time()
         for sample in tqdm(todo, desc=f"extract {modality}", unit="clip"):
+            file = sample.media[modality].partition("#")[0]
             try:
                 cached.features(sample.media[modality], source=sample.id)
-            except (MediaError, ValueError, FileNotFoundError, KeyError, RuntimeError) as exc:
-                bad.append(
-                    {
-                        "sample": sample.id,
-                        "modality": modality,
-                        "file": sample.media[modality].partition("#")[0],
-                        "reason": str(exc),
-                    }
-                )
+            except MEDIA_ERRORS as exc:
+                bad.append({"sample": sample.id, "modality": modality, "kind": "bad_media", "file": file,
+                            "reason": str(exc)})  # fmt: skip
                 log.warning("skipping %s %s: %s", sample.id, modality, exc)
+            except Exception as exc:  # noqa: BLE001 - an encoder failing on one input must not stop the batch
+                reason = f"encoder error ({type(exc).__name__}): {exc}"
+                bad.append({"sample": sample.id, "modality": modality, "kind": "encoder_error", "file": file,
+                            "reason": reason})  # fmt: skip
+                log.error("skipping %s %s: %s", sample.id, modality, reason)
+            kill_point("extract.sample")
         cached.cache.flush()
         seconds = time.time() - began
         summary["modalities"][modality] = {

@@ -65,8 +65,13 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any], str | No
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"JSONL file not found: {path}")
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    with path.open("rb") as fh:  # bytes: one line that is not UTF-8 must not stop the others
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield lineno, {}, f"{path}:{lineno}: not valid UTF-8 (byte {exc.start})"
+                continue
             if not line.strip():
                 continue
             try:
@@ -92,3 +97,27 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+class UnsafeFileError(ValueError):
+    """A weights or feature file is not the safetensors file it claims to be; nothing in it was executed."""
+
+
+def check_safetensors(path: str | Path) -> None:
+    """Refuse a file that is not safetensors (a pickle put in its place, a truncated copy) with one line naming it;
+    only the header is read."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt"):
+            pass
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise UnsafeFileError(f"{path}: not a valid safetensors file ({exc}); refusing to load it") from exc
+
+
+def load_safetensors(path: str | Path) -> dict[str, Any]:
+    """Tensors of a safetensors file, or one clear UnsafeFileError naming the file."""
+    from safetensors.torch import load_file
+
+    check_safetensors(path)
+    return load_file(str(path))

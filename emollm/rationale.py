@@ -313,7 +313,7 @@ def annotate_file(
     `data` with cue-grounded rationales to `out` (media paths kept valid relative to `out`)."""
 
     data, out = Path(data), Path(out)
-    samples, bad_records = load_samples(data, get_labels(cfg.data.labels))
+    samples, bad_records = load_samples(data, get_labels(cfg.data.labels), [cfg.data.media_root])
     plain = {m: build_encoder(mc.encoder, m, **mc.encoder_args) for m, mc in cfg.modalities.items()}
     encoders = cached_encoders(plain, cache_root or cfg.data.cache_dir)
     records = [r for _, r, err in iter_jsonl(data) if err is None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import shutil
@@ -12,11 +13,13 @@ from typing import Any
 from accelerate import Accelerator
 
 from emollm.checkpoint import load_trainable, prune_steps, save_trainable, write_model_files
-from emollm.io import replace_dir
+from emollm.faults import kill_point
+from emollm.io import atomic_write_text, replace_dir
 from emollm.model.emollm import EmoLLM
 
 log = logging.getLogger("emollm.train")
 TRAINABLE_FILE = "trainable.safetensors"
+LOG_FIELDS = ["step", "stage", "loss", "lr", "dev_loss", "seconds"]
 
 
 def setup_logging(run_dir: Path, is_main: bool) -> None:
@@ -56,9 +59,12 @@ def save_step(
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp / "state"))
+    kill_point("checkpoint.state")
     if accelerator.is_main_process:
         write_model_files(model, tmp, meta)
+        kill_point("checkpoint.files")
         replace_dir(tmp, run_dir / f"step-{step:06d}")
+        kill_point("checkpoint.renamed")
         prune_steps(run_dir, keep_last)
         log.info("saved checkpoint %s", run_dir / f"step-{step:06d}")
     accelerator.wait_for_everyone()
@@ -83,10 +89,33 @@ def log_row(run_dir: Path, row: dict[str, Any]) -> None:
     csv_path = run_dir / "log.csv"
     new = not csv_path.exists()
     with csv_path.open("a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["step", "stage", "loss", "lr", "dev_loss", "seconds"])
+        writer = csv.DictWriter(fh, fieldnames=LOG_FIELDS)
         if new:
             writer.writeheader()
         writer.writerow({k: row.get(k, "") for k in writer.fieldnames})
+
+
+def truncate_log(run_dir: Path, step: int) -> None:
+    """Keep only the rows of log.jsonl and log.csv up to `step` (a resumed run recomputes the rest), atomically."""
+    path = run_dir / "log.jsonl"
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by the kill
+            continue
+        if row["step"] <= step:
+            kept.append(row)
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+    csv_path = run_dir / "log.csv"
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=LOG_FIELDS)
+    writer.writeheader()
+    for row in kept:
+        writer.writerow({k: row.get(k, "") for k in LOG_FIELDS})
+    atomic_write_text(csv_path, buffer.getvalue())
 
 
 def register_state_hooks(accelerator: Accelerator, model: EmoLLM) -> None:

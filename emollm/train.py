@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from accelerate import Accelerator, DistributedDataParallelKwargs
 from accelerate.utils import set_seed
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from emollm import __version__
@@ -28,50 +28,23 @@ from emollm.config import RunConfig, dump_config
 from emollm.data.dataset import Collator, ModalityDropout, build_dataset
 from emollm.data.prepass import feature_pass
 from emollm.data.sample import load_samples
+from emollm.data.sampling import EpochSampler, class_weight_table, class_weights_of
 from emollm.encoders.cache import cached_encoders, flush_caches
+from emollm.faults import kill_point
 from emollm.io import atomic_write_json, atomic_write_text
 from emollm.model.emollm import EmoLLM
 from emollm.precision import resolve_mixed_precision
-from emollm.run_state import log_row, register_state_hooks, save_final, save_step, setup_logging, trackers
+from emollm.run_state import (
+    log_row,
+    register_state_hooks,
+    save_final,
+    save_step,
+    setup_logging,
+    trackers,
+    truncate_log,
+)
 
 log = logging.getLogger("emollm.train")
-
-
-class EpochSampler(Sampler[int]):
-    """A seeded permutation per epoch. The loop sets the epoch with `use_epoch` (accelerate's own epoch counter
-    restarts at 0 after a resume, so this sampler deliberately has no `set_epoch` for it to call).
-
-    With `lengths`, the order is length-grouped: the permutation is cut into pools of `pool` global batches
-    (`batch` examples each), each pool is sorted by length, and the pool's batches are shuffled, so a batch holds
-    examples of similar length (less padding) while the data order stays random and seeded.
-    """
-
-    def __init__(
-        self, n: int, seed: int, lengths: list[int] | None = None, batch: int = 1, pool: int = 16
-    ) -> None:
-        self.n, self.seed, self.epoch = n, seed, 0
-        self.lengths, self.batch, self.pool = lengths, batch, pool
-
-    def use_epoch(self, epoch: int) -> None:
-        """Select the permutation of this epoch."""
-        self.epoch = epoch
-
-    def __iter__(self) -> Iterator[int]:
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        order = torch.randperm(self.n, generator=gen).tolist()
-        if self.lengths is None or self.batch < 1:
-            return iter(order)
-        grouped = []
-        size = self.batch * self.pool
-        for start in range(0, len(order), size):
-            chunk = sorted(order[start : start + size], key=lambda i: -self.lengths[i])
-            batches = [chunk[j : j + self.batch] for j in range(0, len(chunk), self.batch)]
-            for k in torch.randperm(len(batches), generator=gen).tolist():
-                grouped.extend(batches[k])
-        return iter(grouped)
-
-    def __len__(self) -> int:
-        return self.n
 
 
 def lr_at(step: int, stage_steps: int, peak: float, warmup_ratio: float) -> float:
@@ -123,7 +96,7 @@ def _prepare_data(
 ) -> tuple:
     """Load, check and tokenise train (and dev) samples; fit input standardisation; report what was skipped."""
     labels = model.labels
-    samples, bad = load_samples(cfg.data.train, labels)
+    samples, bad = load_samples(cfg.data.train, labels, [cfg.data.media_root])
     if not samples:
         raise ValueError(f"{cfg.data.train}: no usable training samples ({len(bad)} bad records)")
     asr = transcriber_for(cfg.data.asr, cfg.data.cache_dir or run_dir / "cache")
@@ -146,7 +119,7 @@ def _prepare_data(
         train_ds, too_long = build_dataset(samples, **build) if samples else (None, [])
         dev_ds = None
         if cfg.data.dev:
-            dev_samples, _ = load_samples(cfg.data.dev, labels)
+            dev_samples, _ = load_samples(cfg.data.dev, labels, [cfg.data.media_root])
             dev_samples, _ = feature_pass(dev_samples, encoders, model.projectors, {}, show=False)
             dev_ds = build_dataset(dev_samples, **build)[0] if dev_samples else None
     report = [b.__dict__ for b in bad] + bad_media + too_long
@@ -212,6 +185,7 @@ class Run:
     base_meta: dict[str, Any]
     start: int
     trainable: list[torch.nn.Parameter] = field(default_factory=list)
+    class_weights: dict[str, float] = field(default_factory=dict)
 
 
 def _run(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Path:
@@ -230,17 +204,12 @@ def _start_run_dir(
         run_dir.mkdir(parents=True, exist_ok=True)
     accelerator.wait_for_everyone()
     setup_logging(run_dir, accelerator.is_main_process)
-    resume_dir = resolve_resume(resume, run_dir)
     final_meta = run_dir / "final" / "meta.json"
     total = t.align_steps + t.steps
-    if (
-        resume
-        and resume_dir is None
-        and final_meta.is_file()
-        and json.loads(final_meta.read_text())["step"] == total
-    ):
+    if resume == "auto" and final_meta.is_file() and json.loads(final_meta.read_text())["step"] == total:
         log.info("run %s is already complete (%d steps); nothing to do", run_dir, total)
         return run_dir, None, True
+    resume_dir = resolve_resume(resume, run_dir)
     if not resume and (run_dir / "log.jsonl").exists():
         raise FileExistsError(
             f"{run_dir} already holds a run; pass --resume auto to continue it or choose another train.out_dir"
@@ -308,6 +277,8 @@ def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run 
     if resume_dir is not None:
         accelerator.load_state(str(resume_dir / "state"))
         start = json.loads((resume_dir / "meta.json").read_text())["step"]
+        if accelerator.is_main_process:
+            truncate_log(run_dir, start)  # rows after the checkpoint are recomputed, not duplicated
         log.info("resumed from %s at step %d", resume_dir, start)
     total = t.align_steps + t.steps
     if trackers():
@@ -321,10 +292,15 @@ def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run 
         "labels": list(model.labels),
         "emollm_version": __version__,
     }
+    table = class_weight_table(list(train_ds["emotion"]), t.class_weighting)
+    if table:
+        log.info(
+            "class weights (%s): %s", t.class_weighting, {c: round(w, 3) for c, w in sorted(table.items())}
+        )
     return Run(cfg, accelerator, run_dir, prepared, unwrapped, optimizer,
                _micro_batches(loader, sampler, accelerator, start * t.grad_accum),
                dev_loader, encoders, meta, start,
-               [p for g in optimizer.param_groups for p in g["params"]])  # fmt: skip
+               [p for g in optimizer.param_groups for p in g["params"]], table)  # fmt: skip
 
 
 def _optimizer_step(run: Run, step: int) -> dict[str, Any]:
@@ -340,8 +316,9 @@ def _optimizer_step(run: Run, step: int) -> dict[str, Any]:
         sync = contextlib.nullcontext() if micro == t.grad_accum - 1 else acc.no_sync(run.prepared)
         adapters = run.model.lm.disable_adapter() if stage == "align" else contextlib.nullcontext()
         with sync, adapters, acc.autocast():
+            weights = class_weights_of(batch["emotions"], run.class_weights) if run.class_weights else None
             out = run.prepared(
-                batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"]
+                batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"], weights
             )
             loss = out.loss / t.grad_accum
         acc.backward(loss)
@@ -378,6 +355,7 @@ def _loop(run: Run) -> Path:
     )
     for step in range(run.start, total):
         row = _optimizer_step(run, step)
+        kill_point("train.step")
         done = row["step"]
         row["seconds"] = round(time.time() - began, 3)
         if run.dev_loader is not None and ((t.eval_every and done % t.eval_every == 0) or done == total):
@@ -385,6 +363,7 @@ def _loop(run: Run) -> Path:
         bar.update(1)
         bar.set_postfix(loss=f"{row['loss']:.4f}", stage=row["stage"])
         _record(run, row, total)
+        kill_point("train.logged")
         meta = {**run.base_meta, "step": done, "stage": row["stage"]}
         stop_now = t.max_steps_per_run and done - run.start >= t.max_steps_per_run and done < total
         if done < total and ((t.save_every and done % t.save_every == 0) or stop_now):

@@ -13,6 +13,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "emollm"
 LAYERS = [
     (
         "emollm.io",
+        "emollm.faults",
+        "emollm.precision",
         "emollm.config",
         "emollm.labels",
         "emollm.hub",

@@ -184,7 +184,7 @@ def test_precomputed_loading_and_errors(tmp_path: Path) -> None:
     assert enc.prepare(f"{tmp_path}/f.safetensors#a").shape == (4, 8)
     with pytest.raises(ValueError, match="holds 2 tensors"):
         enc.prepare(tmp_path / "f.safetensors")
-    with pytest.raises(KeyError, match="no tensor named 'c'"):
+    with pytest.raises(MediaError, match="no tensor named 'c'"):
         enc.prepare(f"{tmp_path}/f.safetensors#c")
     np.save(tmp_path / "nan.npy", np.array([[1.0, np.nan]], np.float32))
     with pytest.raises(ValueError, match="nan.npy: features contain NaN"):

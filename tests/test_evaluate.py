@@ -48,20 +48,29 @@ def _evaluate_unmapped(ckpt: Path, data: Path, tmp_path: Path) -> dict:
     return evaluate(load_checkpoint(ckpt), data / "test.jsonl", tmp_path / "ev2", report=False)
 
 
-def test_eval_resumes_from_partial_predictions(trained_ckpt, syn_data, tmp_path) -> None:
-    from emollm.evaluation.evaluate import evaluate
+def test_eval_resumes_only_its_own_partial_predictions(trained_ckpt, syn_data, tmp_path, monkeypatch) -> None:
+    import emollm.evaluation.evaluate as ev
 
     model = emollm.load(trained_ckpt)
-    out = tmp_path / "ev"
-    first = evaluate(model, syn_data / "test.jsonl", out, batch_size=4, modes=("score",))
+    out, data = tmp_path / "ev", syn_data / "test.jsonl"
+    first = ev.evaluate(model, data, out, batch_size=4, modes=("score",))
     rows = (out / "predictions.jsonl").read_text().splitlines()
-    out.joinpath("predictions.partial.jsonl").write_text("\n".join(rows[:7]) + "\n")  # a run killed after 7
+    key = json.dumps({"key": ev.run_key(model, data, ("score",), 64, None)})
     calls = []
-    original = emollm.evaluation.evaluate.score_labels
-    emollm.evaluation.evaluate.score_labels = lambda m, batch, *a: calls.append(len(batch)) or original(m, batch, *a)
-    try:
-        again = evaluate(model, syn_data / "test.jsonl", out, batch_size=4, modes=("score",))
-    finally:
-        emollm.evaluation.evaluate.score_labels = original
-    assert sum(calls) == 5
-    assert again["score"]["accuracy"] == first["score"]["accuracy"]
+    original = ev.score_labels
+    monkeypatch.setattr(
+        ev, "score_labels", lambda m, batch, *a: calls.append(len(batch)) or original(m, batch, *a)
+    )
+    # killed after 7 predictions, in the middle of writing the 8th line
+    (out / "predictions.partial.jsonl").write_text("\n".join([key, *rows[:7], rows[7][:25]]) + "\n")
+    again = ev.evaluate(model, data, out, batch_size=4, modes=("score",))
+    assert sum(calls) == 5 and again["score"] == first["score"] | {
+        "seconds_per_sample": again["score"]["seconds_per_sample"]
+    }
+    # a partial file left by another checkpoint (or data file) is set aside, never mixed in
+    calls.clear()
+    (out / "predictions.partial.jsonl").write_text(
+        "\n".join([json.dumps({"key": "another"}), *rows[:7]]) + "\n"
+    )
+    ev.evaluate(model, data, out, batch_size=4, modes=("score",))
+    assert sum(calls) == 12 and (out / "predictions.partial.stale.jsonl").is_file()

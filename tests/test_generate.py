@@ -55,12 +55,18 @@ def test_label_last_templates_score_after_the_generated_cues(trained_ckpt) -> No
 
     last, first = load_template("emotion_explain_first"), load_template("emotion_default")
     assert last.label_last and not first.label_last
-    assert label_prefix(last, "Cues: face mostly sad (p = 0.61).\nEmotion: sad") == "Cues: face mostly sad (p = 0.61).\n"
+    assert (
+        label_prefix(last, "Cues: face mostly sad (p = 0.61).\nEmotion: sad")
+        == "Cues: face mostly sad (p = 0.61).\n"
+    )
     assert label_prefix(last, "Cues: no label given") == "Cues: no label given\n"
     assert label_prefix(first, "Emotion: sad\nReason: x") == ""
     model = emollm.load(trained_ckpt)
     sample = make_sample("I am thrilled")
-    plain, after = score_labels(model, [sample]), score_labels(model, [sample], ["Cues: words sound happy.\n"])
+    plain, after = (
+        score_labels(model, [sample]),
+        score_labels(model, [sample], ["Cues: words sound happy.\n"]),
+    )
     assert not torch.allclose(plain, after)  # the prefix is part of what the labels are scored after
 
 

@@ -25,6 +25,10 @@ TEMPLATE = load_template("emotion_default")
         ("Emotion: **sadness**", "sad"),  # synonym in the label set's table
         ("The person looks happy.", "happy"),  # one unambiguous label word
         ("Emotion: confused", None),  # strict pattern with a non-label: unparsed, not neutral
+        ("Emotion: unclear\nEmotion: sad", "sad"),  # the first pattern that names a label
+        ("Not happy at all.", None),  # a negated label word claims nothing
+        ("She isn't sad, she is angry.", "angry"),
+        ("I would not say he is happy.", None),
         ("They seem happy or maybe sad.", None),  # ambiguous
         ("I cannot tell.", None),
         ("", None),
@@ -32,6 +36,12 @@ TEMPLATE = load_template("emotion_default")
 )
 def test_parse_answer(answer: str, label: str | None) -> None:
     assert parse_answer(answer, LABELS, "synthetic4").label == label
+
+
+def test_parse_says_how_the_label_was_read() -> None:
+    assert parse_answer("Emotion: sad", LABELS, "synthetic4").via == "pattern"
+    assert parse_answer("The person looks happy.", LABELS, "synthetic4").via == "word"
+    assert parse_answer("Emotion: confused. They look happy.", LABELS, "synthetic4").via == "none"
 
 
 def test_parse_keeps_rationale() -> None:

@@ -39,7 +39,9 @@ def test_compact_prompt_names_only_the_models_missing_inputs() -> None:
     text_only = t.user_message(LABELS, {}, "Oh my God!", modalities=())
     assert text_only == '"Oh my God!"\nEmotion (neutral, happy, sad, angry)?'
     assert "No video." in t.user_message(LABELS, {"audio": "<A>"}, None, modalities=("video", "audio"))
-    assert "No video, sensor." in t.user_message(LABELS, {"audio": "<A>"}, None)  # unknown model: all modalities
+    assert "No video, sensor." in t.user_message(
+        LABELS, {"audio": "<A>"}, None
+    )  # unknown model: all modalities
 
 
 def test_template_validation_names_the_problem() -> None:

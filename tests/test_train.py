@@ -18,6 +18,7 @@ from emollm.model.emollm import EmoLLM
 from emollm.train import train
 from tests.conftest import tiny_overrides
 
+
 def losses(run_dir: Path) -> list[float]:
     return [json.loads(line)["loss"] for line in (run_dir / "log.jsonl").read_text().splitlines()]
 
@@ -31,7 +32,9 @@ def test_answer_only_loss_equals_the_lms_own_causal_loss(tiny_cfg, syn_data) -> 
     batch = Collator(model.encoders, model.tokenizer.pad_token_id)([ds[i] for i in range(4)])
     ours = model(batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"])
     embeds = model.embed(batch["input_ids"], batch["features"])
-    theirs = model.lm(inputs_embeds=embeds, attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+    theirs = model.lm(
+        inputs_embeds=embeds, attention_mask=batch["attention_mask"], labels=batch["labels"]
+    ).loss
     supervised = int((batch["labels"][:, 1:] != -100).sum())
     assert ours.logits.shape == (supervised, model.lm.get_output_embeddings().weight.shape[0])
     assert float(ours.loss) == pytest.approx(float(theirs), rel=1e-5)
@@ -45,10 +48,15 @@ def test_training_lowers_the_dev_loss(tiny_lm, syn_data, tmp_path) -> None:
     ds, _ = build_dataset(samples, model.tokenizer, model.template, model.tokens, model.labels, 512)
     batch = Collator(model.encoders, model.tokenizer.pad_token_id)([ds[i] for i in range(len(ds))])
     with torch.no_grad():
-        before = float(model(batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"]).loss)
+        before = float(
+            model(batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"]).loss
+        )
     train(cfg)
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
-    assert len(rows) == 24 and rows[-1]["dev_loss"] < before - 0.4, (before, rows[-1])  # untrained: ln(vocab) = 6.24
+    assert len(rows) == 24 and rows[-1]["dev_loss"] < before - 0.4, (
+        before,
+        rows[-1],
+    )  # untrained: ln(vocab) = 6.24
 
 
 def test_experiment_tracker_receives_the_config_and_every_step(
@@ -107,8 +115,16 @@ def test_resume_equals_uninterrupted(tiny_lm, syn_data, tmp_path) -> None:
     assert la.keys() == lb.keys()
     for key in la:
         torch.testing.assert_close(la[key], lb[key], rtol=0, atol=0)
-    # a finished run resumed again does nothing
-    assert train(part_cfg, resume="auto") == tmp_path / "part" / "final"
+    # a finished run resumed again does nothing: no retraining from its step checkpoint, no new log rows
+    final = tmp_path / "part" / "final"
+    log_before, stamp = (
+        (tmp_path / "part" / "log.jsonl").read_text(),
+        (final / "meta.json").stat().st_mtime_ns,
+    )
+    assert resolve_resume("auto", tmp_path / "part") is not None  # a step checkpoint is still there
+    assert train(part_cfg, resume="auto") == final
+    assert (tmp_path / "part" / "log.jsonl").read_text() == log_before
+    assert (final / "meta.json").stat().st_mtime_ns == stamp
 
 
 def test_frozen_parts_unchanged_and_align_stage_trains_projectors_only(
@@ -196,29 +212,38 @@ def test_refuses_to_overwrite_a_run_without_resume(tiny_cfg) -> None:
         train(tiny_cfg)
 
 
+# Where a run is killed, in order: each resume of the run is killed at the next point (SIGKILL via EMOLLM_KILL_AT,
+# emollm/faults.py), and the last resume finishes. With save_every=5 and 16 steps: after logging step 7; in the
+# step-10 checkpoint after the accelerate state, after the adapter, after all files, after the rename (before
+# pruning); after the optimizer step of step 13 (not logged); halfway through writing final/.
+KILLS = ["train.logged:7", "checkpoint.state:1", "checkpoint.adapter:1", "checkpoint.files:1",
+         "checkpoint.renamed:1", "train.step:3", "checkpoint.adapter:2"]  # fmt: skip
+
+
 @pytest.mark.slow
-def test_sigkill_mid_run_then_resume_equals_uninterrupted(tiny_lm, syn_data, tmp_path) -> None:
+def test_killed_anywhere_then_resumed_equals_uninterrupted(tiny_lm, syn_data, tmp_path) -> None:
     import os
-    import signal
     import subprocess
     import sys
-    import time
 
-    extra = dict(train__steps=150, train__save_every=10, train__keep_last=3, train__log_every=50)
-    killed = tmp_path / "killed"
+    extra = dict(train__steps=16, train__save_every=5, train__keep_last=2, train__log_every=50)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    argv = [sys.executable, "-m", "emollm", "train", *tiny_overrides(tiny_lm, syn_data, killed, **extra)]
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not (killed / "step-000020").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (killed / "final").exists(), "the run finished before the kill; make it longer"
+    run = [sys.executable, "-m", "emollm", "train"]
+    killed, full = tmp_path / "killed", tmp_path / "full"
+    argv = [*run, *tiny_overrides(tiny_lm, syn_data, killed, **extra)]
+    for i, point in enumerate(KILLS):
+        resume = ["--resume", "auto"] if i else []
+        done = subprocess.run([*argv, *resume], env={**env, "EMOLLM_KILL_AT": point}, capture_output=True)
+        assert done.returncode == -9, (point, done.stderr[-2000:])  # SIGKILLed at that point
+        assert not (killed / "final" / "meta.json").is_file() or point == "checkpoint.adapter:2"
     subprocess.run([*argv, "--resume", "auto"], env=env, check=True, capture_output=True, timeout=300)
-    full = tmp_path / "full"  # same thread count as the killed run, so float reductions match bit for bit
-    reference = [sys.executable, "-m", "emollm", "train", *tiny_overrides(tiny_lm, syn_data, full, **extra)]
-    subprocess.run(reference, env=env, check=True, capture_output=True, timeout=300)
+    # same thread count as the killed run, so float reductions match bit for bit
+    subprocess.run(
+        [*run, *tiny_overrides(tiny_lm, syn_data, full, **extra)], env=env, check=True, capture_output=True
+    )
+    rows = [json.loads(line) for line in (killed / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, 17))  # every step once: none lost, none duplicated
+    assert [r["loss"] for r in rows] == losses(full)
     for name in ("projectors.safetensors", "adapter/adapter_model.safetensors"):
         a, b = load_file(str(full / "final" / name)), load_file(str(killed / "final" / name))
         assert a.keys() == b.keys()
@@ -328,7 +353,7 @@ def test_two_runs_in_one_process_may_differ_in_mixed_precision(tiny_lm, syn_data
 
 
 def test_length_grouped_order_is_a_seeded_permutation_with_less_padding() -> None:
-    from emollm.train import EpochSampler
+    from emollm.data.sampling import EpochSampler
 
     lengths = [int(x) for x in torch.randint(5, 200, (400,), generator=torch.Generator().manual_seed(0))]
     grouped, plain = EpochSampler(400, 3, lengths, batch=8), EpochSampler(400, 3)

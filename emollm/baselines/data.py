@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,12 +56,16 @@ class FeatureSet:
 
 
 def load_features(
-    cfg: RunConfig, data: str | Path, cache_dir: str | Path | None = None, text_encoder: str = ""
+    cfg: RunConfig,
+    data: str | Path,
+    cache_dir: str | Path | None = None,
+    text_encoder: str = "",
+    media_roots: Sequence[str | Path] = (),
 ) -> FeatureSet:
     """Features of every valid sample of a split file, through the run config's (cached) encoders; with
     `text_encoder`, sentence embeddings of the transcripts form a `text` modality `[N, 1, D]`."""
     labels = get_labels(cfg.data.labels)
-    samples, bad = load_samples(data, labels)
+    samples, bad = load_samples(data, labels, [cfg.data.media_root, *media_roots])
     # a baseline may use a subset of the corpus's modalities: the others are left out, not counted as bad
     samples = [
         dataclasses.replace(s, media={m: r for m, r in s.media.items() if m in cfg.modalities})

@@ -5,11 +5,13 @@ the LLM."""
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from emollm.baselines.data import apply_stats, load_features
 from emollm.baselines.models import build_fusion
@@ -17,7 +19,7 @@ from emollm.baselines.predict import predict_proba, prediction_rows, score_rows
 from emollm.config import RunConfig, dump_config, load_config
 from emollm.evaluation.label_maps import map_split_into
 from emollm.evaluation.report.eval import write_eval_report
-from emollm.io import atomic_write_json, atomic_write_text, write_jsonl
+from emollm.io import atomic_write_json, atomic_write_text, load_safetensors, write_jsonl
 
 FORMAT = 1
 
@@ -86,7 +88,7 @@ def load_baseline(folder: str | Path) -> tuple[torch.nn.Module, dict[str, Any], 
 
     folder = Path(folder)
     meta = read_baseline_meta(folder)
-    tensors = load_file(str(folder / "model.safetensors"))
+    tensors = load_safetensors(folder / "model.safetensors")
     regression = meta["task"] == "regression"
     model = build_fusion(
         meta["fusion"], meta["dims"], 2 if regression else len(meta["labels"]), regression=regression
@@ -108,19 +110,22 @@ def evaluate_baseline(
     cache_dir: str | Path | None = None,
     label_map: str | Path | None = None,
     report: bool = True,
+    media_roots: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
     """Score a saved classification baseline on a split file (gold labels first mapped into its label space by
-    `label_map`); write OUT/predictions.jsonl, OUT/metrics.json and (with `report`) OUT/report.{md,html}."""
-    import time
-
+    `label_map`); write OUT/predictions.jsonl, OUT/metrics.json and (with `report`) OUT/report.{md,html}. Media may
+    lie under the split's folder or one of `media_roots`."""
     model, meta, cfg, stats = load_baseline(folder)
     if meta["task"] != "classification":
         raise ValueError(f"{folder}: evaluating a regression baseline on a split file is not supported here")
     out = Path(out)
     mapping = None
+    roots = [*media_roots]
     if label_map is not None:
+        roots.append(Path(data).parent)  # the mapped copy in OUT points back at the split's media
         data, _, mapping = map_split_into(data, label_map, meta["label_set"], out, allow_other=False)
-    fs = load_features(cfg, data, cache_dir or cfg.data.cache_dir or out / "cache", meta["text_encoder"])
+    cache = cache_dir or cfg.data.cache_dir or out / "cache"
+    fs = load_features(cfg, data, cache, meta["text_encoder"], roots)
     if len(fs) == 0:
         raise ValueError(f"{data}: no usable samples for baseline {meta['fusion']}")
     apply_stats(fs, stats, meta["per_speaker_norm"])

@@ -21,6 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--limit", type=int)
     p.add_argument("--cache", help="feature cache root (default: OUT/cache)")
+    p.add_argument("--media-root", action="append", default=[],
+                   help="a folder media paths may point into besides the split's own folder (repeatable)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
     if args.baseline:
         from emollm.baselines.saved import evaluate_baseline
 
-        metrics = evaluate_baseline(args.baseline, args.data, args.out, args.cache, args.label_map)
+        metrics = evaluate_baseline(
+            args.baseline, args.data, args.out, args.cache, args.label_map, media_roots=args.media_root
+        )
         modes: tuple[str, ...] = ("score",)
     else:
         import emollm
@@ -42,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
         modes = tuple(args.modes.split(","))
         metrics = evaluate(emollm.load(args.ckpt), args.data, args.out, batch_size=args.batch_size, modes=modes,
-                           limit=args.limit, cache_dir=args.cache, label_map=args.label_map)  # fmt: skip
+                           limit=args.limit, cache_dir=args.cache, label_map=args.label_map,
+                           media_roots=args.media_root)  # fmt: skip
     print(format_table({mode: metrics[mode] for mode in modes}))
     for mode in modes:
         ci = metrics[mode]["ci95"]["uar"]

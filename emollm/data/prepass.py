@@ -16,7 +16,10 @@ from emollm.data.media import MediaError
 from emollm.data.sample import Sample
 
 log = logging.getLogger("emollm.prepass")
-ERRORS = (MediaError, ValueError, FileNotFoundError, KeyError, RuntimeError)
+MEDIA_ERRORS = (
+    MediaError,
+    FileNotFoundError,
+)  # the input's fault: the message names the file and the problem
 
 
 def feature_pass(
@@ -28,7 +31,8 @@ def feature_pass(
     seed: int = 0,
     show: bool = True,
 ) -> tuple[list[Sample], list[dict[str, str]]]:
-    """The samples whose every modality encodes, a report of the others, and fitted `projectors[m].norm`."""
+    """The samples whose every modality encodes, a report of the others (`sample`, `kind`: bad_media |
+    encoder_error | no_encoder, `reason`), and fitted `projectors[m].norm`."""
     good, bad = [], []
     fit_ids = {s.id for s in random.Random(seed).sample(list(samples), min(max_fit, len(samples)))}
     frames: dict[str, list[torch.Tensor]] = {m: [] for m, on in normalize.items() if on}
@@ -38,6 +42,7 @@ def feature_pass(
             bad.append(
                 {
                     "sample": sample.id,
+                    "kind": "no_encoder",
                     "reason": f"has {', '.join(unknown)} media but the model has no "
                     f"encoder for it (model modalities: {', '.join(encoders) or 'none'})",
                 }
@@ -45,9 +50,14 @@ def feature_pass(
             continue
         try:
             feats = {m: _valid_frames(encoders[m], ref) for m, ref in sample.media.items()}
-        except ERRORS as exc:
-            bad.append({"sample": sample.id, "reason": str(exc)})
+        except MEDIA_ERRORS as exc:
+            bad.append({"sample": sample.id, "kind": "bad_media", "reason": str(exc)})
             log.warning("skipping %s: %s", sample.id, exc)
+            continue
+        except Exception as exc:  # noqa: BLE001 - an encoder failing on an input: kept apart, never hidden
+            reason = f"encoder error ({type(exc).__name__}): {exc}"
+            bad.append({"sample": sample.id, "kind": "encoder_error", "reason": reason})
+            log.error("skipping %s: %s", sample.id, reason)
             continue
         good.append(sample)
         if sample.id in fit_ids:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,27 @@ class BadSample:
     reason: str
 
 
-def sample_from_record(record: dict[str, Any], labels: tuple[str, ...], base: Path, where: str) -> Sample:
-    """Validate one record and resolve its media paths against `base`; raise ValueError naming the problem."""
+MAX_TEXT_CHARS = (
+    20_000  # a transcript longer than this is a data error (a whole file pasted in), not an utterance
+)
+
+
+def inside(path: Path, roots: Sequence[Path]) -> bool:
+    """Whether `path`, with symlinks and `..` resolved, lies under one of `roots`."""
+    real = path.resolve()
+    return any(real.is_relative_to(r.resolve()) for r in roots)
+
+
+def sample_from_record(
+    record: dict[str, Any],
+    labels: tuple[str, ...],
+    base: Path,
+    where: str,
+    roots: Sequence[Path] | None = None,
+) -> Sample:
+    """Validate one record and resolve its media paths against `base`; raise ValueError naming the problem. Media
+    must lie under one of `roots` (default: `base`, the JSONL file's folder): `../` or absolute paths that leave it
+    are refused unless a root that holds them is given explicitly."""
     known = {f for f in Sample.__dataclass_fields__}
     extra = set(record) - known
     if extra:
@@ -77,19 +97,32 @@ def sample_from_record(record: dict[str, Any], labels: tuple[str, ...], base: Pa
             )
         path_part, hash_, key = str(ref).partition("#")
         path = Path(path_part) if Path(path_part).is_absolute() else base / path_part
+        if not inside(path, roots or [base]):
+            raise ValueError(
+                f"{where}: sample {sid}: {modality} path {ref!r} leaves the corpus root "
+                f"{', '.join(str(r) for r in roots or [base])} (give --media-root / data.media_root to allow it)"
+            )
         if not path.is_file():
             raise ValueError(f"{where}: sample {sid}: {modality} file not found: {path}")
         resolved[modality] = str(path) + hash_ + key
     text = record.get("text")
+    if text is not None and not isinstance(text, str):
+        raise ValueError(f"{where}: sample {sid}: 'text' must be a string, got {type(text).__name__}")
+    if text and len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"{where}: sample {sid}: text of {len(text):,} characters > {MAX_TEXT_CHARS:,}")
     if not resolved and not text:
         raise ValueError(f"{where}: sample {sid}: has neither media nor text")
     fields = {k: v for k, v in record.items() if k not in ("media",)}
     return Sample(**fields, media=resolved)
 
 
-def load_samples(path: str | Path, labels: tuple[str, ...]) -> tuple[list[Sample], list[BadSample]]:
-    """Read a split file: the valid samples, and a report of every bad record (nothing valid is lost)."""
+def load_samples(
+    path: str | Path, labels: tuple[str, ...], media_roots: Sequence[str | Path] = ()
+) -> tuple[list[Sample], list[BadSample]]:
+    """Read a split file: the valid samples, and a report of every bad record (nothing valid is lost). Media may
+    lie under the file's folder or one of `media_roots`."""
     path = Path(path)
+    roots = [path.parent, *(Path(r) for r in media_roots if r)]
     good: list[Sample] = []
     bad: list[BadSample] = []
     seen: set[str] = set()
@@ -98,7 +131,7 @@ def load_samples(path: str | Path, labels: tuple[str, ...]) -> tuple[list[Sample
         sid = record.get("id") if isinstance(record, dict) else None
         if error is None:
             try:
-                sample = sample_from_record(record, labels, path.parent, where)
+                sample = sample_from_record(record, labels, path.parent, where, roots)
                 if sample.id in seen:
                     raise ValueError(f"{where}: duplicate sample id {sample.id}")
                 seen.add(sample.id)

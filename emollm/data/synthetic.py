@@ -34,6 +34,7 @@ import numpy as np
 from safetensors.numpy import save_file
 
 from emollm.data.synthetic_media import describe_media_cues, write_sample_media
+from emollm.faults import kill_point
 from emollm.io import atomic_write_json, write_jsonl
 
 VERSION = 1
@@ -181,6 +182,7 @@ def generate(out_dir: str | Path, spec: SyntheticSpec | None = None) -> dict[str
             if tens:
                 _save_atomic(tens, out / "features" / f"{split}.{m}.safetensors")
         write_jsonl(out / f"{split}.jsonl", records)
+        kill_point("recipe.split")
         manifest["splits"][split] = {
             lab: sum(r["labels"]["emotion"] == lab for r in records) for lab in labels
         }

@@ -23,6 +23,7 @@ from safetensors.numpy import load_file, save_file
 from torch import Tensor
 
 from emollm.encoders.base import pad_frames
+from emollm.faults import kill_point
 from emollm.io import atomic_write_json, sha256_file
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,9 @@ class FeatureCache:
         tensors = {f"t{i}": array for i, array in enumerate(self.pending.values())}
         tmp = self.dir / f".{name}.tmp"
         save_file(tensors, str(tmp))
+        kill_point("cache.shard_written")
         os.replace(tmp, self.dir / name)
+        kill_point("cache.shard_renamed")  # a shard the index does not list yet: ignored, recomputed
         for i, (key, array) in enumerate(self.pending.items()):
             self.index[key] = {
                 "shard": name,

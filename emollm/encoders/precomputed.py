@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from torch import Tensor
 
+from emollm.data.media import MediaError
 from emollm.encoders.base import hash_config, pad_frames
 
 
@@ -22,30 +23,39 @@ def load_feature_file(ref: str | Path) -> np.ndarray:
     if path.suffix == ".npy":
         try:
             array = np.load(path, allow_pickle=False)
-        except ValueError as exc:
-            raise ValueError(f"{path}: not a plain numeric .npy file ({exc})") from exc
+        except (ValueError, OSError, EOFError) as exc:
+            raise MediaError(f"{path}: not a plain numeric .npy file ({exc})") from exc
     elif path.suffix == ".safetensors":
-        with safe_open(str(path), framework="np") as fh:
-            keys = list(fh.keys())
-            if not key:
-                if len(keys) != 1:
-                    raise ValueError(f"{path}: holds {len(keys)} tensors; name one as {path}#KEY")
-                key = keys[0]
-            if key not in keys:
-                raise KeyError(f"{path}: no tensor named {key!r}")
-            array = fh.get_tensor(key)
+        array = _safetensors_array(path, key)
     else:
-        raise ValueError(
+        raise MediaError(
             f"{path}: precomputed features must be .npy or .safetensors, got {path.suffix or 'no suffix'}"
         )
     array = np.asarray(array, dtype=np.float32)
     if array.ndim == 1:
         array = array[None, :]
     if array.ndim != 2 or array.shape[0] == 0:
-        raise ValueError(f"{text}: features must be [T, D] with T > 0, got shape {list(array.shape)}")
+        raise MediaError(f"{text}: features must be [T, D] with T > 0, got shape {list(array.shape)}")
     if not np.isfinite(array).all():
-        raise ValueError(f"{text}: features contain NaN or inf")
+        raise MediaError(f"{text}: features contain NaN or inf")
     return array
+
+
+def _safetensors_array(path: Path, key: str) -> np.ndarray:
+    """One tensor of a safetensors file (the only one when no key is given); a clear error for a file that is not
+    safetensors (a pickle, a truncated write) or a missing key."""
+    try:
+        with safe_open(str(path), framework="np") as fh:
+            keys = list(fh.keys())
+            if not key:
+                if len(keys) != 1:
+                    raise MediaError(f"{path}: holds {len(keys)} tensors; name one as {path}#KEY")
+                key = keys[0]
+            if key not in keys:
+                raise MediaError(f"{path}: no tensor named {key!r}")
+            return fh.get_tensor(key)
+    except SafetensorError as exc:
+        raise MediaError(f"{path}: not a readable safetensors file ({exc})") from exc
 
 
 class PrecomputedEncoder:
@@ -61,7 +71,7 @@ class PrecomputedEncoder:
         """Load and check one sample's features `[T, D]`."""
         array = load_feature_file(ref)
         if array.shape[1] != self.dim:
-            raise ValueError(
+            raise MediaError(
                 f"{ref}: expected feature dim {self.dim} for {self.modality}, got {array.shape[1]}"
             )
         return array

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from emollm.data.media import MediaError
 from emollm.encoders.base import FrozenModule, freeze, hash_module, pad_frames
 from emollm.encoders.precomputed import load_feature_file
 
@@ -32,7 +33,7 @@ class RandomMLPEncoder(FrozenModule):
         """Load one raw `[T, in_dim]` array."""
         array = load_feature_file(ref)
         if array.shape[1] != self.in_dim:
-            raise ValueError(
+            raise MediaError(
                 f"{ref}: expected input dim {self.in_dim} for {self.modality}, got {array.shape[1]}"
             )
         return array

@@ -7,9 +7,12 @@ A killed evaluation resumes: finished predictions are kept in predictions.partia
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,10 +25,10 @@ from emollm.data.prepass import feature_pass
 from emollm.data.sample import Sample, load_samples
 from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.evaluation.label_maps import OTHER, map_split_into
-from emollm.evaluation.metrics import bootstrap_ci, classification_metrics, regression_metrics, reliability
 from emollm.evaluation.report.eval import write_eval_report
+from emollm.evaluation.summary import dropped_accounting, summarize
 from emollm.generate import generate_answers, label_prefix, score_labels
-from emollm.io import atomic_write_json, write_jsonl
+from emollm.io import atomic_write_json, atomic_write_text, sha256_file, write_jsonl
 from emollm.parse import parse_answer, parse_va
 from emollm.rationale import complete_clauses, grounding
 
@@ -72,7 +75,7 @@ def _generated_rows(
     """Fill the generate-mode fields: parsed label, answer, latency, valence/arousal and rationale grounding."""
     for row, answer, sample in zip(rows, answers, batch, strict=True):
         parsed = parse_answer(answer, model.labels, model.label_set)
-        row["predicted"], row["answer"] = parsed.label, answer
+        row["predicted"], row["answer"], row["parsed_via"] = parsed.label, answer, parsed.via
         row["generate_seconds"] = round(per, 4)
         if model.template.answer_va and sample_va(sample) is not None:
             row["gold_va"], row["predicted_va"] = sample_va(sample), parse_va(answer)
@@ -93,44 +96,91 @@ def evaluate(
     cache_dir: str | Path | None = None,
     label_map: str | Path | None = None,
     report: bool = True,
+    media_roots: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
     """Predict every valid sample of `data`, write OUT/predictions.jsonl, OUT/metrics.json and OUT/report.{md,html}
     with plots; return the metrics.
 
-    Features come from the feature cache at `cache_dir` (default OUT/cache, filled on the way); samples whose media
-    fail to decode are skipped and listed in OUT/bad_samples.json with the records that could not be read. A
+    Features come from the feature cache at `cache_dir` (default OUT/cache, filled on the way). Samples that cannot
+    be scored (bad records, bad media, an encoder failing on an input, no input the model reads) are listed in
+    OUT/bad_samples.json, counted per reason in `n_dropped`, and counted wrong in each mode's `all_samples`. A
     `label_map` (name or path, see `emollm.evaluation.label_maps`) first maps the gold labels of `data` into the model's
-    label space; dropped samples are counted in metrics.json.
+    label space; dropped samples are counted in metrics.json. Media may lie under the split's folder or one of
+    `media_roots`.
     """
     bad_modes = set(modes) - set(MODES)
     if bad_modes or not modes:
         raise ValueError(f"unknown evaluation mode {sorted(bad_modes)}; valid: {', '.join(MODES)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    roots = [*media_roots, *([Path(data).parent] if label_map is not None else [])]  # mapped copy -> source
     data, gold_labels, mapping = _mapped_data(model, data, label_map, out)
-    samples, bad = load_samples(data, gold_labels)
+    samples, bad = load_samples(data, gold_labels, roots)
     samples = samples[:limit] if limit else samples
-    samples, ignored = _model_modalities(samples, model)
+    samples, ignored, no_input = _model_modalities(samples, model)
     asr = transcriber_for(model.config.data.asr, cache_dir or out / "cache")
     if asr is not None:
         samples = asr.fill(samples)
+    gold_of = {s.id: s.emotion for s in samples}
     plain = model.encoders
     model.encoders = cached_encoders(plain, cache_dir or out / "cache")
     try:
         samples, bad_media = feature_pass(samples, model.encoders, model.projectors, {}, show=False)
-        metrics = _predict_all(model, samples, out, batch_size, modes, max_new_tokens, gold_labels)
+        key = run_key(model, data, modes, max_new_tokens, limit)
+        metrics = _predict_all(model, samples, out, batch_size, modes, max_new_tokens, gold_labels, key)
     finally:
         flush_caches(model.encoders)
         model.encoders = plain
+    dropped = [{**b, "gold": gold_of.get(b["sample"])} for b in bad_media] + no_input
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    accounting = dropped_accounting(rows, dropped, len(bad), gold_labels, modes)
+    metrics["n_dropped"] = accounting.pop("n_dropped")
+    for mode, all_samples in accounting.items():
+        metrics[mode]["all_samples"] = all_samples
     metrics.update(data=str(data), n_bad_records=len(bad), n_bad_media=len(bad_media), label_map=mapping)
     metrics["generated_data"] = any(s.corpus == "synthetic" for s in samples)
     metrics["ignored_modalities"] = ignored
     atomic_write_json(out / "metrics.json", metrics)
     if report:
         write_eval_report(out, metrics, gold_labels, model_info(model))
-    if bad or bad_media:
-        atomic_write_json(out / "bad_samples.json", [b.__dict__ for b in bad] + bad_media)
+    if bad or dropped:
+        atomic_write_json(
+            out / "bad_samples.json", [b.__dict__ | {"kind": "bad_record"} for b in bad] + dropped
+        )
     return metrics
+
+
+def run_key(model: EmoLLM, data: Path, modes: tuple[str, ...], max_new_tokens: int, limit: int | None) -> str:
+    """What a finished prediction depends on: the model's weights, prompt and config, the data file's bytes and
+    the evaluation settings. Partial predictions are reused only under the same key."""
+    h = hashlib.sha256(model.fingerprint().encode())
+    h.update(sha256_file(data).encode())
+    h.update(json.dumps([list(modes), max_new_tokens, limit]).encode())
+    return h.hexdigest()[:32]
+
+
+def _read_partial(partial: Path, key: str) -> dict[str, dict]:
+    """Finished rows of an interrupted run with the same key; a partial file of another model or data is set
+    aside, and a last line cut short by the kill is dropped (that sample is predicted again)."""
+    if not partial.exists():
+        return {}
+    lines = partial.read_text().splitlines()
+    if not lines or lines[0] != json.dumps({"key": key}):
+        stale = partial.with_suffix(".stale.jsonl")
+        partial.replace(stale)
+        log.warning("%s came from another checkpoint, data file or settings; moved to %s", partial, stale)
+        return {}
+    done = {}
+    for n, line in enumerate(lines[1:], 2):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            log.warning(
+                "%s:%d: unreadable (cut short by a kill?); that sample is predicted again", partial, n
+            )
+            continue
+        done[row["id"]] = row
+    return done
 
 
 def _predict_all(
@@ -141,13 +191,17 @@ def _predict_all(
     modes: tuple[str, ...],
     max_new_tokens: int,
     gold_labels: tuple[str, ...],
+    key: str,
 ) -> dict[str, Any]:
-    """Predictions for every sample (resuming from predictions.partial.jsonl); writes predictions.jsonl."""
+    """Predictions for every sample (resuming from predictions.partial.jsonl of the same key); writes
+    predictions.jsonl."""
     partial = out / "predictions.partial.jsonl"
-    done = {r["id"]: r for r in map(json.loads, partial.read_text().splitlines())} if partial.exists() else {}
+    done = _read_partial(partial, key)
     todo = [s for s in samples if s.id not in done]
     if done:
         log.info("resuming evaluation: %d of %d samples already predicted", len(done), len(samples))
+    rows_written = [json.dumps({"key": key})] + [json.dumps(r) for r in done.values()]
+    atomic_write_text(partial, "".join(line + "\n" for line in rows_written))  # rewritten whole: no torn line
     with (
         partial.open("a") as fh,
         tqdm(total=len(samples), initial=len(samples) - len(todo), desc="eval") as bar,
@@ -165,48 +219,13 @@ def _predict_all(
     return summarize(rows, gold_labels, modes)
 
 
-def summarize(rows: list[dict[str, Any]], labels: tuple[str, ...], modes: tuple[str, ...]) -> dict[str, Any]:
-    """Metrics per mode from prediction rows, with mean latency per sample."""
-    gold = [r["gold"] for r in rows]
-    result: dict[str, Any] = {}
-    for mode, key, seconds in (
-        ("generate", "predicted", "generate_seconds"),
-        ("score", "scored_label", "score_seconds"),
-    ):
-        if mode in modes:
-            pred = [r[key] for r in rows]
-            result[mode] = classification_metrics(gold, pred, labels)
-            result[mode]["ci95"] = bootstrap_ci(gold, pred, labels)
-            result[mode]["seconds_per_sample"] = sum(r[seconds] for r in rows) / len(rows)
-    if "score" in modes:
-        conf = [max(r["scores"].values()) for r in rows]
-        result["score"]["calibration"] = reliability(conf, [r["scored_label"] == r["gold"] for r in rows])
-        result["score"]["ece"] = result["score"]["calibration"]["ece"]
-    with_va = [r for r in rows if "gold_va" in r]
-    if "generate" in modes and with_va:
-        result["generate"]["valence_arousal"] = va_metrics(with_va)
-    checked = [r for r in rows if "rationale_problems" in r]
-    if "generate" in modes and checked:
-        claims = sum(r["rationale_claims"] for r in checked) or 1
-        result["generate"].update(
-            rationale_checked=len(checked),
-            rationale_grounded_rate=sum(not r["rationale_problems"] for r in checked) / len(checked),
-            rationale_level_grounded_rate=sum(not r["rationale_level_problems"] for r in checked)
-            / len(checked),
-            rationale_claim_accuracy=1 - sum(len(r["rationale_problems"]) for r in checked) / claims,
-            rationale_level_claim_accuracy=1
-            - sum(len(r["rationale_level_problems"]) for r in checked) / claims,
-        )
-    return result
-
-
-def _model_modalities(samples: list[Sample], model: EmoLLM) -> tuple[list[Sample], dict[str, int]]:
+def _model_modalities(
+    samples: list[Sample], model: EmoLLM
+) -> tuple[list[Sample], dict[str, int], list[dict[str, Any]]]:
     """Samples restricted to the modalities the model has encoders for (e.g. an audio-only model tested on a
-    tri-modal corpus), with a count of the inputs left out per modality; samples left with no input are dropped."""
-    import dataclasses
-
+    tri-modal corpus), a count of the inputs left out per modality, and the samples left with no input."""
     ignored: dict[str, int] = {}
-    kept = []
+    kept, empty = [], []
     for s in samples:
         extra = [m for m in s.media if m not in model.encoders]
         for m in extra:
@@ -215,21 +234,12 @@ def _model_modalities(samples: list[Sample], model: EmoLLM) -> tuple[list[Sample
             s = dataclasses.replace(s, media={m: r for m, r in s.media.items() if m in model.encoders})
         if s.media or s.text:
             kept.append(s)
+        else:
+            empty.append({"sample": s.id, "kind": "no_input", "gold": s.emotion,
+                          "reason": "no input this model reads (its modalities are absent and it has no text)"})  # fmt: skip
     if ignored:
         log.warning("inputs without an encoder in this model are left out: %s", ignored)
-    return kept, ignored
-
-
-def va_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """CCC/MSE/... of parsed valence and arousal answers; an unreadable VA answer counts as unparsed (not scored)."""
-    read = [r for r in rows if r["predicted_va"] is not None]
-    out: dict[str, Any] = {"n": len(rows), "unparsed_rate": 1 - len(read) / len(rows)}
-    if len(read) >= 2:
-        for j, name in enumerate(("valence", "arousal")):
-            out[name] = regression_metrics(
-                [r["gold_va"][j] for r in read], [r["predicted_va"][j] for r in read]
-            )
-    return out
+    return kept, ignored, empty
 
 
 def _mapped_data(

@@ -150,13 +150,14 @@ def condition_records(
 @dataclass
 class System:
     """A model evaluated under every condition: its name, the inputs it reads (modalities and "text"), its sensor
-    channels, the metrics key it reports, and `evaluate(data.jsonl, out_dir)` writing out_dir/metrics.json."""
+    channels, the metrics key it reports, and `evaluate(data.jsonl, out_dir, media_roots)` writing
+    out_dir/metrics.json."""
 
     name: str
     inputs: list[str]
     sensor_channels: list[str]
     mode: str
-    evaluate: Callable[[Path, Path], Any]
+    evaluate: Callable[[Path, Path, list[Path]], Any]
     checkpoint: str = ""
 
     def affected_by(self, cond: Condition) -> bool:
@@ -178,7 +179,9 @@ def llm_system(
         [m for m in MODALITIES if m in model.encoders] + ["text"],
         list(getattr(sensor, "channels", [])),
         modes[0],
-        lambda data, out: evaluate(model, data, out, batch_size, modes, cache_dir=cache_dir, report=False),
+        lambda data, out, roots: evaluate(
+            model, data, out, batch_size, modes, cache_dir=cache_dir, report=False, media_roots=roots
+        ),
         str(getattr(model, "path", "")),
     )
 
@@ -203,7 +206,9 @@ def baseline_system(folder: str | Path, cache_dir: str | Path | None = None) -> 
         list(meta["modalities"]),
         channels,
         "score",
-        lambda data, out: evaluate_baseline(folder, data, out, cache_dir, report=False),
+        lambda data, out, roots: evaluate_baseline(
+            folder, data, out, cache_dir, report=False, media_roots=roots
+        ),
         str(folder),
     )
 
@@ -235,7 +240,7 @@ def run_robustness(
         if users:
             recs, skipped = _condition_split(cond, records, data.parent, cdir)
         for system in users:
-            metrics = _evaluate_condition(system, cond, recs, skipped, cdir)
+            metrics = _evaluate_condition(system, cond, recs, skipped, cdir, [cdir, data.parent])
             results[system.name][cond.name] = {
                 "condition": cond.__dict__ | {"drop": sorted(cond.drop)},
                 **metrics,
@@ -288,7 +293,7 @@ def _condition_split(
 
 
 def _evaluate_condition(
-    system: System, cond: Condition, recs: list[dict], skipped: list[dict], cdir: Path
+    system: System, cond: Condition, recs: list[dict], skipped: list[dict], cdir: Path, roots: list[Path]
 ) -> dict:
     """One system's metrics under one condition (reused when already written); samples left with no input this
     system reads are skipped and counted."""
@@ -310,7 +315,7 @@ def _evaluate_condition(
         metrics: dict[str, Any] = {}
         if usable:
             write_jsonl(sdir / "data.jsonl", [rebase_media(dict(r), cdir, sdir) for r in usable])
-            system.evaluate(sdir / "data.jsonl", sdir)
+            system.evaluate(sdir / "data.jsonl", sdir, roots)
             metrics = json.loads(done.read_text())
         metrics["skipped"] = skipped + lost
         atomic_write_json(done, metrics)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -11,7 +12,7 @@ from torch import Tensor, nn
 from transformers.modeling_outputs import CausalLMOutput
 
 from emollm import generate
-from emollm.config import RunConfig
+from emollm.config import RunConfig, dump_config
 from emollm.encoders import Encoder, build_encoder
 from emollm.encoders.base import Features
 from emollm.labels import get_labels
@@ -126,10 +127,11 @@ class EmoLLM(nn.Module):
         attention_mask: Tensor,
         features: dict[str, Features] | None = None,
         labels: Tensor | None = None,
+        sample_weights: Tensor | None = None,
     ) -> CausalLMOutput:
         """Causal-LM output. With `labels` (-100 marks ignored positions): the mean next-token loss over the
-        supervised positions, with the LM head applied only there (`logits` `[n, V]` for those n positions);
-        without: logits `[B, L, V]` at every position."""
+        supervised positions, with the LM head applied only there (`logits` `[n, V]` for those n positions), each
+        sample's tokens weighted by `sample_weights` `[B]` when given; without labels: logits `[B, L, V]`."""
         embeds = self.embed(input_ids, features or {})
         if labels is None:
             return self.lm(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False)
@@ -138,7 +140,21 @@ class EmoLLM(nn.Module):
         targets = labels[:, 1:]
         keep = targets != IGNORE_INDEX  # [B, L-1]: positions whose next token is supervised
         logits = base.get_output_embeddings()(hidden.last_hidden_state[:, :-1][keep])  # [n, V]
-        return CausalLMOutput(loss=F.cross_entropy(logits.float(), targets[keep]), logits=logits)
+        if sample_weights is None:
+            return CausalLMOutput(loss=F.cross_entropy(logits.float(), targets[keep]), logits=logits)
+        per_token = F.cross_entropy(logits.float(), targets[keep], reduction="none")
+        weights = sample_weights.to(per_token.device)[:, None].expand_as(keep)[keep]
+        return CausalLMOutput(loss=(per_token * weights).sum() / weights.sum(), logits=logits)
+
+    def fingerprint(self) -> str:
+        """A hash of what the model computes: trainable weights, base LM, prompt template, labels and config."""
+        h = hashlib.sha256()
+        for name, tensor in sorted(self.trainable_state_dict().items()):
+            h.update(name.encode())
+            h.update(tensor.detach().float().cpu().numpy().tobytes())
+        h.update(self.template.to_yaml().encode())
+        h.update(dump_config(self.config).encode())
+        return h.hexdigest()[:32]
 
     def trainable_state_dict(self) -> dict[str, Tensor]:
         """The weights training changes: projector weights and LoRA adapter weights."""

@@ -72,7 +72,12 @@ def apply_lora(lm: nn.Module, cfg: LMConfig) -> nn.Module:
     if cfg.quantization != "none":
         lm = prepare_model_for_kbit_training(lm, use_gradient_checkpointing=False)
     targets: str | list[str] = "all-linear" if cfg.lora_target == ["all-linear"] else list(cfg.lora_target)
+    layers = None
+    if cfg.lora_layers:
+        total = int(lm.config.num_hidden_layers)
+        layers = list(range(max(0, total - cfg.lora_layers), total))
     lora = LoraConfig(
+        layers_to_transform=layers,
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
