@@ -138,12 +138,18 @@ TO_EMODB = {"neutral": "neutral", "happy": "happiness", "sad": "sadness", "angry
 
 
 def emodb_labelled(syn_data: Path, out: Path) -> Path:
-    """The generated test split with EmoDB label names, plus one 'boredom' sample the map must drop."""
+    """The generated test split with EmoDB label names (its feature files copied along, so the split's media stay
+    under its own folder), plus one 'boredom' sample the map must drop."""
+    import shutil
+
     rows = [json.loads(x) for x in (syn_data / "test.jsonl").read_text().splitlines()]
     for r in rows:
         r["labels"] = {"emotion": TO_EMODB[r["labels"]["emotion"]]}
-        r["media"] = {m: str((syn_data / ref.partition("#")[0]).resolve()) + "#" + ref.partition("#")[2]
-                      for m, ref in r["media"].items()}  # fmt: skip
+        for ref in r["media"].values():
+            src = syn_data / ref.partition("#")[0]
+            (out / ref.partition("#")[0]).parent.mkdir(parents=True, exist_ok=True)
+            if not (out / ref.partition("#")[0]).exists():
+                shutil.copy(src, out / ref.partition("#")[0])
     rows.append({**rows[0], "id": "bored-1", "labels": {"emotion": "boredom"}})
     write_jsonl(out / "test.jsonl", rows)
     return out

@@ -205,3 +205,25 @@ def test_prepare_synthetic_cli(tmp_path, capsys) -> None:
     manifest = json.loads(capsys.readouterr().out)
     assert sum(manifest["splits"]["train"].values()) == 20
     assert (tmp_path / "d" / "train.jsonl").is_file()
+
+
+def test_a_checkpoint_whose_weights_are_pickles_is_refused_in_one_line(
+    trained_ckpt, tmp_path, capsys
+) -> None:
+    import shutil
+
+    import torch
+
+    for name in ("adapter/adapter_model.safetensors", "projectors.safetensors"):
+        bad = tmp_path / name.replace("/", "_")
+        shutil.copytree(trained_ckpt, bad)
+        marker = tmp_path / f"{bad.name}.ran"
+        # a pickle whose loading would run code (it would create `marker`)
+        payload = type("Payload", (), {"__reduce__": lambda self, m=marker: (Path.touch, (m,))})()
+        torch.save({"weight": payload}, bad / name)
+        assert main(["chat", "--ckpt", str(bad), "--text", "x", "--json"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert (
+            err.startswith("error: ") and "\n" not in err and str(bad / name) in err and "safetensors" in err
+        )
+        assert not marker.exists()

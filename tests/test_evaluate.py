@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 import emollm
 from emollm.cli import main
 from tests.conftest import emodb_labelled, is_png
@@ -20,11 +22,16 @@ def test_eval_with_label_map_writes_report_and_counts_drops(trained_ckpt, syn_da
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["label_map"]["dropped"] == {"boredom": 1} and metrics["label_map"]["kept"] == 12
     assert metrics["score"]["n"] == metrics["generate"]["n"] == 12
-    assert (
-        0 <= metrics["score"]["ece"] <= 1
-        and sum(b["n"] for b in metrics["score"]["calibration"]["bins"]) == 12
-    )
     rows = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
+    conf = [max(r["scores"].values()) for r in rows]  # ECE by hand: 10 equal-width bins of the top score
+    bins = [
+        [i for i, c in enumerate(conf) if b / 10 < c <= (b + 1) / 10 or (b == 0 and c == 0)]
+        for b in range(10)
+    ]
+    ece = sum(len(ix) / 12 * abs(sum(rows[i]["scored_label"] == rows[i]["gold"] for i in ix) / len(ix)
+                                  - sum(conf[i] for i in ix) / len(ix)) for ix in bins if ix)  # fmt: skip
+    assert metrics["score"]["ece"] == pytest.approx(ece, abs=1e-6)
+    assert sum(b["n"] for b in metrics["score"]["calibration"]["bins"]) == 12
     assert {r["gold"] for r in rows} <= {"neutral", "happy", "sad", "angry"} and all(
         "scores" in r for r in rows
     )
@@ -74,3 +81,57 @@ def test_eval_resumes_only_its_own_partial_predictions(trained_ckpt, syn_data, t
     )
     ev.evaluate(model, data, out, batch_size=4, modes=("score",))
     assert sum(calls) == 12 and (out / "predictions.partial.stale.jsonl").is_file()
+
+
+@pytest.mark.slow
+def test_bad_input_corpus_trains_evaluates_and_chats_around_the_bad_samples(
+    tiny_lm, tmp_path, capsys
+) -> None:
+    from emollm.config import load_config
+    from emollm.testing import make_tiny_wav2vec2
+    from emollm.train import train
+    from tests import bad_inputs
+
+    data, good_ids, _ = bad_inputs.build(tmp_path)
+    speech = make_tiny_wav2vec2(tmp_path / "w2v")
+    media = [
+        "modalities.video={encoder: fer2013, encoder_args: {num_frames: 2}, num_tokens: 1}",
+        f"modalities.audio={{encoder: hf_audio, encoder_args: {{name_or_path: {speech}}}, num_tokens: 1}}",
+        "modalities.sensor={encoder: physio, encoder_args: {channels: [ecg, eda]}, num_tokens: 1}",
+    ]
+    run = tmp_path / "run"
+    cfg = load_config(None, [f"lm.name_or_path={tiny_lm}", f"data.train={data}", f"train.out_dir={run}",
+                             "train.steps=2", "train.batch_size=2", *media])  # fmt: skip
+    train(cfg)  # the bad samples are skipped and listed; the run finishes
+    skipped = json.loads((run / "bad_samples.json").read_text())
+    n_media = sum(p != "ok" for _, p in bad_inputs.MEDIA_CASES.values())
+    assert len(skipped) == n_media + len(bad_inputs.RECORD_CASES)
+    assert (
+        main(["eval", "--ckpt", str(run / "final"), "--data", str(data), "--out", str(tmp_path / "ev")]) == 0
+    )
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    usable = (
+        len(good_ids) - 1 + sum(p == "ok" for _, p in bad_inputs.MEDIA_CASES.values())
+    )  # good-0 is duplicated
+    assert metrics["score"]["n"] == usable + 1  # the first good-0 line is kept, its duplicate reported
+    assert metrics["n_dropped"] == {"bad_record": len(bad_inputs.RECORD_CASES), "bad_media": n_media}
+    every = metrics["score"]["all_samples"]
+    assert (
+        every["n"] == usable + 1 + n_media
+        and every["accuracy"] <= metrics["score"]["accuracy"] * (usable + 1) / every["n"] + 1e-9
+    )
+    report = (tmp_path / "ev" / "report.md").read_text()
+    assert "Not scored" in report and "bad_media" in report
+    # chat: a bad file gets a message and the REPL goes on to the next question
+    inputs = iter([f":audio {tmp_path / 'corpus/media/audio_silent.wav'}", "how do they feel?",
+                   f":audio {tmp_path / 'corpus/media/good.wav'}", "how do they feel?", ":quit"])  # fmt: skip
+    import builtins
+
+    original = builtins.input
+    builtins.input = lambda prompt="": next(inputs)
+    try:
+        assert main(["chat", "--ckpt", str(run / "final"), "--text", "hi"]) == 0
+    finally:
+        builtins.input = original
+    out = capsys.readouterr().out
+    assert "error:" in out and "audio is silent" in out and out.count("emollm>") == 1

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from emollm.cli import main
 from emollm.testing import write_sensor_csv
@@ -65,3 +66,48 @@ def test_training_reads_the_cache(tiny_lm, syn_data, tmp_path) -> None:
         extract(cfg, syn_data / "train.jsonl", tmp_path / "cache")["modalities"][m]["computed"] == 0
         for m in cfg.modalities
     )
+
+
+@pytest.mark.slow
+def test_bad_input_corpus_every_class_reported_every_good_sample_kept(tmp_path: Path, capsys) -> None:
+    from emollm.testing import make_tiny_wav2vec2
+    from tests import bad_inputs
+
+    data, good_ids, expected = bad_inputs.build(tmp_path)
+    speech = make_tiny_wav2vec2(tmp_path / "w2v")
+    argv = ["extract", "--data", str(data), "--cache", str(tmp_path / "cache"),
+            "modalities.video={encoder: fer2013, encoder_args: {num_frames: 2}}",
+            f"modalities.audio={{encoder: hf_audio, encoder_args: {{name_or_path: {speech}}}}}",
+            "modalities.sensor={encoder: physio, encoder_args: {channels: [ecg, eda]}}"]  # fmt: skip
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    report = json.loads(Path(summary["bad_report"]).read_text())
+    assert all("\n" not in r["reason"] for r in report)
+    for name, (modality, phrase) in bad_inputs.MEDIA_CASES.items():
+        about = [r for r in report if r["sample"] == name]
+        if phrase == "ok":  # unusual but valid: processed, not reported
+            assert not about, (name, about)
+        else:  # one line naming the sample's file and the problem
+            assert len(about) == 1 and about[0]["modality"] == modality, (name, about)
+            assert phrase in about[0]["reason"] and Path(about[0]["file"]).name in about[0]["reason"], about
+    for name, phrase in bad_inputs.RECORD_CASES.items():
+        hits = [r for r in report if phrase in r["reason"]]
+        assert len(hits) == (2 if "corpus root" in phrase else 1), (name, hits)
+        assert all(f"split.jsonl:{h['line']}:" in h["reason"] for h in hits)  # the file and line it came from
+    reported = {r["sample"] for r in report}
+    assert not reported & set(good_ids) - {"good-0"} and "good-0" in [
+        r.get("sample") for r in report if "duplicate" in r["reason"]
+    ]
+    n_media = {
+        m: sum(1 for v in bad_inputs.MEDIA_CASES.values() if v[0] == m) for m in ("video", "audio", "sensor")
+    }
+    for modality, stats in summary[
+        "modalities"
+    ].items():  # the good clip once (same file), plus each usable bad one
+        usable_bad = sum(1 for n, (m, p) in bad_inputs.MEDIA_CASES.items() if m == modality and p == "ok")
+        failed = sum(1 for r in report if r.get("modality") == modality)
+        assert (
+            stats["samples"] - failed
+            == len(good_ids) + usable_bad + sum(n_media.values()) - n_media[modality]
+        )
+    assert len(expected) >= 20

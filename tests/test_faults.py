@@ -66,7 +66,9 @@ def test_extract_killed_mid_shard_then_rerun_equals_an_uninterrupted_run(tmp_pat
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["synthetic", "meld"])
-def test_recipe_killed_between_split_files_then_rerun_writes_identical_files(tmp_path: Path, name: str) -> None:
+def test_recipe_killed_between_split_files_then_rerun_writes_identical_files(
+    tmp_path: Path, name: str
+) -> None:
     from tests.test_recipes import _fake_meld
 
     if name == "meld":

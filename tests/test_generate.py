@@ -9,7 +9,7 @@ import torch
 
 import emollm
 from emollm.data.dataset import encode_media
-from emollm.generate import _prompt_ids, make_sample, score_labels
+from emollm.generate import _prompt_ids, generate_answers, make_sample, score_labels
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,9 +72,11 @@ def test_label_last_templates_score_after_the_generated_cues(trained_ckpt) -> No
 
 def test_predict_and_chat_api(trained_ckpt, syn_data) -> None:
     model = emollm.load(trained_ckpt)
-    out = model.predict(text="Honestly, I feel miserable right now.", **_media(syn_data, "syn-test-00002"))
-    assert out["label"] in model.labels and set(out["scores"]) == set(model.labels)
-    assert sum(out["scores"].values()) == pytest.approx(1.0, abs=1e-4)
+    media = _media(syn_data, "syn-test-00002")
+    out = model.predict(text="Honestly, I feel miserable right now.", **media)
+    direct = score_labels(model, [make_sample("Honestly, I feel miserable right now.", media)])[0]
+    assert out["scores"] == pytest.approx(dict(zip(model.labels, direct.tolist(), strict=True)), abs=1e-5)
+    assert out["label"] == model.labels[int(direct.argmax())]
     assert out["modalities"] == ["video", "audio", "sensor", "text"]
     assert isinstance(out["answer"], str) and "rationale" in out
     turns: list = []
@@ -94,3 +96,18 @@ def test_predict_and_chat_api(trained_ckpt, syn_data) -> None:
         model.predict(video="/nonexistent/clip.npy")
     with pytest.raises(ValueError, match="at least one input"):
         model.predict()
+
+
+def test_scoring_and_generation_run_in_eval_mode(tiny_cfg, syn_data) -> None:
+    from emollm.model.emollm import EmoLLM
+
+    tiny_cfg.lm.lora_dropout = 0.5  # dropout that would change every call in train mode
+    model = EmoLLM.from_config(tiny_cfg)
+    model.train()
+    sample = make_sample("I am thrilled", _media(syn_data, "syn-test-00000", ("video",)))
+    first = score_labels(model, [sample])
+    assert not model.training and not model.lm.training
+    model.train()
+    torch.testing.assert_close(first, score_labels(model, [sample]), rtol=0, atol=0)
+    model.train()
+    assert generate_answers(model, [sample], 6) == generate_answers(model, [sample], 6)

@@ -59,4 +59,9 @@ def test_qlora_through_the_training_loop_and_reload(tiny_lm, syn_data, tmp_path)
     model = emollm.load(final)
     assert any(isinstance(m, bnb.nn.Linear4bit) for m in model.lm.modules())
     out = model.predict(text="This news makes me furious.")
-    assert out["label"] in model.labels
+    from emollm.generate import make_sample, score_labels
+
+    direct = score_labels(model, [make_sample("This news makes me furious.")])[0]
+    assert out["label"] == model.labels[int(direct.argmax())] and sum(
+        out["scores"].values()
+    ) == pytest.approx(1, abs=1e-4)

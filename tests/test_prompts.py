@@ -76,4 +76,8 @@ def test_training_with_va_template_stores_it_and_eval_scores_va(tiny_lm, syn_dat
     assert model.template.name == "emotion_va" and model.template.answer_va
     metrics = evaluate(model, syn_data / "test.jsonl", tmp_path / "ev", modes=("generate",), report=False)
     va = metrics["generate"]["valence_arousal"]
-    assert va["n"] == 12 and 0 <= va["unparsed_rate"] <= 1  # a 6-step tiny model rarely writes valid VA yet
+    rows = [json.loads(x) for x in (tmp_path / "ev" / "predictions.jsonl").read_text().splitlines()]
+    unreadable = sum(
+        parse_va(r["answer"]) is None for r in rows
+    )  # a 6-step tiny model rarely writes valid VA yet
+    assert va["n"] == 12 and va["unparsed_rate"] == pytest.approx(unreadable / 12)

@@ -37,3 +37,26 @@ def test_bad_records_are_reported_and_good_ones_kept(syn_data: Path, tmp_path: P
     assert "video file not found" in reasons[3] and "mixed.jsonl:3" in reasons[3]
     assert "duplicate sample id" in reasons[4]
     assert "neither media nor text" in reasons[5]
+
+
+def test_media_paths_may_not_leave_the_corpus_root_unless_allowed(tmp_path: Path) -> None:
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "secret.npy").write_bytes(b"x")
+    (tmp_path / "corpus" / "ok.npy").write_bytes(b"x")
+    (tmp_path / "corpus" / "link.npy").symlink_to(tmp_path / "secret.npy")
+    refs = {
+        "up": "../secret.npy",
+        "absolute": str(tmp_path / "secret.npy"),
+        "symlink": "link.npy",
+        "inside": "ok.npy",
+    }
+    rows = [{"id": k, "labels": {"emotion": "sad"}, "media": {"audio": v}} for k, v in refs.items()]
+    (tmp_path / "corpus" / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    good, bad = load_samples(tmp_path / "corpus" / "s.jsonl", LABELS)
+    assert [s.id for s in good] == ["inside"]
+    assert sorted(b.sample_id for b in bad) == ["absolute", "symlink", "up"]
+    assert all("leaves the corpus root" in b.reason for b in bad)
+    good, bad = load_samples(
+        tmp_path / "corpus" / "s.jsonl", LABELS, media_roots=[tmp_path]
+    )  # explicitly allowed
+    assert len(good) == 4 and not bad

@@ -366,3 +366,26 @@ def test_length_grouped_order_is_a_seeded_permutation_with_less_padding() -> Non
     grouped.use_epoch(1)
     assert list(grouped) != order  # a new order per epoch
     assert padded(order) < 0.75 * padded(list(plain))
+
+
+def test_class_weights_from_training_counts_and_the_weighted_loss(tiny_cfg, syn_data) -> None:
+    from emollm.data.sampling import class_weight_table, class_weights_of
+
+    table = class_weight_table(["a"] * 6 + ["b"] * 2, "inverse")
+    assert table == {"a": pytest.approx(8 / (2 * 6)), "b": pytest.approx(8 / (2 * 2))}
+    assert class_weight_table(["a"] * 6 + ["b"] * 2, "sqrt_inverse")["b"] == pytest.approx(2**0.5)
+    assert class_weight_table(["a", "b"], "none") == {}
+    model = EmoLLM.from_config(tiny_cfg)
+    samples, _ = load_samples(syn_data / "train.jsonl", model.labels)
+    ds, _ = build_dataset(samples[:4], model.tokenizer, model.template, model.tokens, model.labels, 512)
+    b = Collator(model.encoders, model.tokenizer.pad_token_id)([ds[i] for i in range(4)])
+    weights = class_weights_of(b["emotions"], {e: float(i + 1) for i, e in enumerate(model.labels)})
+    with torch.no_grad():
+        weighted = model(b["input_ids"], b["attention_mask"], b["features"], b["labels"], weights).loss
+        logits = model.lm(inputs_embeds=model.embed(b["input_ids"], b["features"]),
+                          attention_mask=b["attention_mask"]).logits[:, :-1]  # fmt: skip
+    targets = b["labels"][:, 1:]
+    ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets.clamp(min=0), reduction="none")
+    ce = ce * (targets != -100)  # [B, L-1] per-token losses at the supervised positions
+    w = weights[:, None] * (targets != -100)
+    assert float(weighted) == pytest.approx(float((ce * w).sum() / w.sum()), rel=1e-5)

@@ -97,6 +97,8 @@ def load_audio(
     `min_rate` rejects files recorded below it (upsampling cannot restore the missing frequency band).
     """
     path = _check_file(path)
+    if path.suffix.lower() == ".wav":
+        _check_wav_length(path)
     if path.suffix.lower() in AUDIO_SUFFIXES:
         import soundfile as sf
 
@@ -115,6 +117,26 @@ def load_audio(
             f"(upsampling cannot restore the missing band); set min_rate to accept it"
         )
     return _validated_audio(path, samples, int(native), rate, min_seconds)
+
+
+def _check_wav_length(path: Path) -> None:
+    """A RIFF/WAVE file whose data chunk declares more bytes than the file holds was cut short (libsndfile would
+    silently read the part that is there)."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return  # not RIFF: left to the decoder, which names the problem
+    at = 12
+    while at + 8 <= len(head):
+        chunk, size = head[at : at + 4], int.from_bytes(head[at + 4 : at + 8], "little")
+        if chunk == b"data":
+            held = path.stat().st_size - (at + 8)
+            if size != 0xFFFFFFFF and size > held:
+                raise MediaError(
+                    f"{path}: WAV header declares {size} bytes of audio but the file holds {held} (truncated)"
+                )
+            return
+        at += 8 + size + (size & 1)
 
 
 def _validated_audio(path: Path, samples: np.ndarray, native: int, rate: int, min_seconds: float) -> Audio:

@@ -184,6 +184,10 @@ def channel_features(
     raise MediaError(f"no feature extractor for channel type {kind!r}")
 
 
+# Lowest sample rate whose Nyquist frequency is above each channel type's filter band (see the bands above).
+MIN_RATE = {"ecg": 32, "ppg": 20, "bvp": 20, "eda": 4, "gsr": 4, "resp": 4, "emg": 50, "temp": 1, "eeg": 64}
+
+
 def recording_with(
     ref: str | Path | SensorRecording, channels: Sequence[str]
 ) -> tuple[SensorRecording, float]:
@@ -192,6 +196,13 @@ def recording_with(
     missing = [c for c in channels if c not in rec.signals]
     if missing:
         raise MediaError(f"{rec.path}: missing channels {missing}; has {sorted(rec.signals)}")
+    for c in channels:
+        need = MIN_RATE.get(rec.channel_type(c), 0)
+        if rec.rates[c] < need:
+            raise MediaError(
+                f"{rec.path}: channel {c!r} is sampled at {rec.rates[c]:g} Hz; its features need at least {need} Hz "
+                f"(check the declared rate or the time column)"
+            )
     return rec, min(len(rec.signals[c]) / rec.rates[c] for c in channels)
 
 

@@ -65,6 +65,17 @@ def write_eval_report(
             f"{mapping['target']}); kept {mapping['kept']}, dropped {sum(mapping['dropped'].values())} "
             f"({mapping['dropped']}); unmapped labels are {mapping['unmapped']}ped."
         )
+    dropped = {k: v for k, v in (metrics.get("n_dropped") or {}).items() if v}
+    if dropped:
+        report.heading("Not scored")
+        report.para(f"Samples that could not be scored, per reason: {dropped} (listed in bad_samples.json). "
+                    "Counting every one with a readable gold label as wrong:")  # fmt: skip
+        rows = [
+            [m, *[metrics[m]["all_samples"][k] for k in HEADLINE]]
+            for m in modes
+            if metrics[m].get("all_samples")
+        ]
+        report.table(["mode (all samples)", *HEADLINE], rows)
     if metrics.get("ignored_modalities"):
         report.para(
             f"Inputs the model has no encoder for were left out: {metrics['ignored_modalities']} (samples)."
