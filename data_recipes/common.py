@@ -4,6 +4,7 @@ manifest (counts per split and label, input checksums, recipe version)."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import os
 import random
@@ -21,6 +22,36 @@ from emollm.faults import kill_point
 from emollm.io import atomic_write_json, sha256_file, write_jsonl
 from emollm.labels import VA_FORMULA, circumplex_quadrant, get_labels, normalise_va
 from emollm.prompts import PLACEHOLDERS, load_template
+
+
+def csv_rows(path: Path, conv: Conversion | None = None) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) of a CSV file with a header. A row holding bytes that are not UTF-8, or with more or fewer
+    fields than the header, is reported to `conv` (file, line, reason) and skipped; the other rows are kept. Line
+    numbers are those of the row's first line in the file."""
+    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as fh:
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []  # reads the header line
+        line = reader.line_num + 1
+        for row in reader:
+            where, line = line, reader.line_num + 1
+            problem = None
+            if None in row or None in row.values():
+                fields = sum(k is not None and v is not None for k, v in row.items()) + len(
+                    row.get(None) or []
+                )
+                problem = f"{fields} fields, header has {len(header)}"
+            elif any(_undecodable(v) for v in (*row.keys(), *row.values())):
+                problem = "not valid UTF-8"
+            if problem:
+                if conv is not None:
+                    conv.report(path, where, problem)
+                continue
+            yield where, row
+
+
+def _undecodable(text: str) -> bool:
+    """Whether a string read with errors="surrogateescape" held bytes that are not UTF-8."""
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
 
 
 def find_root(root: str | Path | None, corpus: str, marker: str, subdirs: Iterable[str] = ()) -> Path:
@@ -125,6 +156,8 @@ class Conversion:
             "inputs": self.inputs,
             "bad": self.bad,
             "va_normalisation": VA_FORMULA,
+            # where the records' media lie (the raw corpus, relative to this folder): loaders allow paths under it
+            "media_root": os.path.relpath(self.root.resolve(), self.out.resolve()),
             **self.notes,
         }
         for split, records in sorted(by_split.items()):

@@ -5,10 +5,9 @@ and a speaker-independent train/dev/test (test speakers 15 + 16, dev 12 + 14: on
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from data_recipes.common import Conversion, assign_split, find_root
+from data_recipes.common import Conversion, assign_split, csv_rows, find_root
 
 VERSION = 2
 CODES = {
@@ -24,11 +23,10 @@ MALE = {"03", "10", "11", "12", "15"}
 TEST, DEV = ("15", "16"), ("12", "14")
 
 
-def _rows(src: Path) -> list[tuple[Path, int | None, dict[str, str]]]:
+def _rows(src: Path, conv: Conversion) -> list[tuple[Path, int | None, dict[str, str]]]:
     labels = src / "labels.csv"
     if labels.is_file():
-        with labels.open(newline="", encoding="utf-8") as fh:
-            return [(labels, i, row) for i, row in enumerate(csv.DictReader(fh), 2)]
+        return [(labels, i, row) for i, row in csv_rows(labels, conv)]
     rows = []
     for wav in sorted((src / "wav").glob("*.wav")):
         n = wav.stem
@@ -43,12 +41,12 @@ def convert(root: str | None, out: str, limit: int | None = None, seed: int = 0)
     conv = Conversion("emodb", "emodb", VERSION, src, Path(out))
     if (src / "labels.csv").is_file():
         conv.checksum(src / "labels.csv")
-    for file, lineno, row in _rows(src):
+    for file, lineno, row in _rows(src, conv):
         emotion = conv.label(row.get("emotion", ""), file, lineno)
         audio = conv.media(src / "wav" / row.get("file", ""), file, lineno) if emotion else None
         if audio is None:
             continue
-        speaker = row["speaker"]
+        speaker = row.get("speaker") or row["file"][:2]
         conv.add(
             {
                 "id": f"emodb-{Path(row['file']).stem}",
@@ -57,7 +55,7 @@ def convert(root: str | None, out: str, limit: int | None = None, seed: int = 0)
                 "media": {"audio": audio},
                 "labels": {"emotion": emotion},
                 "meta": {
-                    "text_id": row["text_id"],
+                    "text_id": row.get("text_id") or Path(row["file"]).stem[2:5],
                     "sex": row.get("sex") or ("male" if speaker in MALE else "female"),
                 },
             },

@@ -9,10 +9,9 @@ lower-cased (Joyful -> joyful). Up to three previous utterances of the scene are
 from __future__ import annotations
 
 import ast
-import csv
 from pathlib import Path
 
-from data_recipes.common import Conversion, find_root
+from data_recipes.common import Conversion, csv_rows, find_root
 
 FILES = {
     "train": "emorynlp_train_final.csv",
@@ -36,38 +35,37 @@ def parse_speakers(text: str) -> list[str]:
 def read_split(conv: Conversion, path: Path, split: str) -> None:
     """Add one split's records, reporting malformed rows and unknown labels."""
     history: dict[tuple[str, ...], list[str]] = {}
-    with path.open(encoding="utf-8", newline="") as fh:
-        for lineno, row in enumerate(csv.DictReader(fh), 2):
-            try:
-                speakers = parse_speakers(row["Speaker"])
-                key = tuple(str(int(row[k])) for k in ("Season", "Episode", "Scene_ID", "Utterance_ID"))
-                text = row["Utterance"].strip()
-                emotion = conv.label(row["Emotion"].strip().lower(), path, lineno)
-            except (KeyError, AttributeError, ValueError, SyntaxError) as exc:
-                conv.report(path, lineno, f"malformed row ({exc})")
-                continue
-            if emotion is None:
-                continue
-            season, episode, scene, utt = key
-            speaker = " & ".join(speakers) or None
-            context = history.setdefault(key[:3], [])
-            conv.add(
-                {
-                    "id": f"emorynlp-{split}-s{season}e{episode}c{scene}u{utt}",
-                    "split": split,
-                    "speaker": speaker,
-                    "text": text,
-                    "labels": {"emotion": emotion},
-                    "meta": {
-                        "speakers": speakers,
-                        "scene": f"s{season}e{episode}c{scene}",
-                        "context": context[-3:],
-                    },
+    for lineno, row in csv_rows(path, conv):
+        try:
+            speakers = parse_speakers(row["Speaker"])
+            key = tuple(str(int(row[k])) for k in ("Season", "Episode", "Scene_ID", "Utterance_ID"))
+            text = row["Utterance"].strip()
+            emotion = conv.label(row["Emotion"].strip().lower(), path, lineno)
+        except (KeyError, AttributeError, ValueError, SyntaxError) as exc:
+            conv.report(path, lineno, f"malformed row ({exc})")
+            continue
+        if emotion is None:
+            continue
+        season, episode, scene, utt = key
+        speaker = " & ".join(speakers) or None
+        context = history.setdefault(key[:3], [])
+        conv.add(
+            {
+                "id": f"emorynlp-{split}-s{season}e{episode}c{scene}u{utt}",
+                "split": split,
+                "speaker": speaker,
+                "text": text,
+                "labels": {"emotion": emotion},
+                "meta": {
+                    "speakers": speakers,
+                    "scene": f"s{season}e{episode}c{scene}",
+                    "context": context[-3:],
                 },
-                path,
-                lineno,
-            )
-            context.append(f"{speaker or 'someone'}: {text}")
+            },
+            path,
+            lineno,
+        )
+        context.append(f"{speaker or 'someone'}: {text}")
 
 
 def convert(root: str | None, out: str, limit: int | None = None, seed: int = 0) -> dict:

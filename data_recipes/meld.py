@@ -9,10 +9,9 @@ dialogue are kept in `meta.context` for prompts that use dialogue context.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from data_recipes.common import Conversion, find_root
+from data_recipes.common import Conversion, csv_rows, find_root
 
 FILES = {"train": "train_sent_emo.csv", "dev": "dev_sent_emo.csv", "test": "test_sent_emo.csv"}
 CLIP_DIRS = {
@@ -34,35 +33,34 @@ def _clip(src: Path, split: str, dia: str, utt: str) -> Path | None:
 def read_split(conv: Conversion, path: Path, split: str) -> None:
     """Add the records of one split CSV to the conversion, reporting bad rows (file, line, reason)."""
     history: dict[str, list[str]] = {}
-    with path.open(encoding="utf-8", newline="") as fh:
-        for lineno, row in enumerate(csv.DictReader(fh), 2):
-            try:
-                dia, utt = row["Dialogue_ID"].strip(), row["Utterance_ID"].strip()
-                speaker, text = row["Speaker"].strip(), row["Utterance"].strip()
-                emotion = conv.label((row["Emotion"] or "").strip().lower(), path, lineno)
-                sentiment = row["Sentiment"].strip().lower()
-                int(dia), int(utt)
-            except (KeyError, AttributeError, ValueError) as exc:
-                conv.report(path, lineno, f"malformed row ({exc!r})")
-                continue
-            if emotion is None:
-                continue
-            context = history.setdefault(dia, [])
-            clip = _clip(conv.root, split, dia, utt)
-            conv.add(
-                {
-                    "id": f"meld-{split}-d{dia}-u{utt}",
-                    "split": split,
-                    "speaker": speaker,
-                    "text": text,
-                    "media": {"video": conv.media(clip, path, lineno)} if clip else None,
-                    "labels": {"emotion": emotion, "sentiment": sentiment},
-                    "meta": {"dialogue": int(dia), "utterance": int(utt), "context": context[-3:]},
-                },
-                path,
-                lineno,
-            )
-            context.append(f"{speaker}: {text}")
+    for lineno, row in csv_rows(path, conv):
+        try:
+            dia, utt = row["Dialogue_ID"].strip(), row["Utterance_ID"].strip()
+            speaker, text = row["Speaker"].strip(), row["Utterance"].strip()
+            emotion = conv.label((row["Emotion"] or "").strip().lower(), path, lineno)
+            sentiment = row["Sentiment"].strip().lower()
+            int(dia), int(utt)
+        except (KeyError, AttributeError, ValueError) as exc:
+            conv.report(path, lineno, f"malformed row ({exc!r})")
+            continue
+        if emotion is None:
+            continue
+        context = history.setdefault(dia, [])
+        clip = _clip(conv.root, split, dia, utt)
+        conv.add(
+            {
+                "id": f"meld-{split}-d{dia}-u{utt}",
+                "split": split,
+                "speaker": speaker,
+                "text": text,
+                "media": {"video": conv.media(clip, path, lineno)} if clip else None,
+                "labels": {"emotion": emotion, "sentiment": sentiment},
+                "meta": {"dialogue": int(dia), "utterance": int(utt), "context": context[-3:]},
+            },
+            path,
+            lineno,
+        )
+        context.append(f"{speaker}: {text}")
 
 
 def convert(root: str | None, out: str, limit: int | None = None, seed: int = 0) -> dict:

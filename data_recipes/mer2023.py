@@ -17,7 +17,7 @@ import csv
 import math
 from pathlib import Path
 
-from data_recipes.common import Conversion, find_root, hash_split
+from data_recipes.common import Conversion, csv_rows, find_root, hash_split
 from emollm.labels import normalise_va
 
 VERSION = 1
@@ -45,43 +45,42 @@ def _transcripts(path: Path) -> dict[str, str]:
 
 
 def _read(conv: Conversion, table: Path, texts: dict[str, str], test_file: bool, has_tests: bool) -> None:
-    with table.open(newline="", encoding="utf-8") as fh:
-        for lineno, row in enumerate(csv.DictReader(fh), 2):
-            try:
-                name, valence = row["name"].strip(), float(row["valence"])
-                if not math.isfinite(valence):
-                    raise ValueError("valence is not finite")
-            except (KeyError, AttributeError, ValueError) as exc:
-                conv.report(table, lineno, f"malformed row ({exc})")
-                continue
-            emotion = conv.label(row["discrete"].strip().lower(), table, lineno)
-            video = next(
-                (
-                    conv.root / "video" / f"{name}{e}"
-                    for e in (".mp4", ".avi")
-                    if (conv.root / "video" / f"{name}{e}").is_file()
-                ),
-                conv.root / "video" / f"{name}.mp4",
-            )
-            ref = conv.media(video, table, lineno) if emotion else None
-            if ref is None:
-                continue
-            split = "test" if test_file else hash_split(name, 0.1, 0.0 if has_tests else 0.1)
-            conv.add(
-                {
-                    "id": f"mer2023-{name}",
-                    "split": split,
-                    "text": texts.get(name) or None,
-                    "media": {"video": ref},
-                    "labels": {
-                        "emotion": emotion,
-                        "valence": normalise_va("mer2023", valence),
-                        "valence_raw": valence,
-                    },
+    for lineno, row in csv_rows(table, conv):
+        try:
+            name, valence = row["name"].strip(), float(row["valence"])
+            if not math.isfinite(valence):
+                raise ValueError("valence is not finite")
+        except (KeyError, AttributeError, ValueError) as exc:
+            conv.report(table, lineno, f"malformed row ({exc})")
+            continue
+        emotion = conv.label(row["discrete"].strip().lower(), table, lineno)
+        video = next(
+            (
+                conv.root / "video" / f"{name}{e}"
+                for e in (".mp4", ".avi")
+                if (conv.root / "video" / f"{name}{e}").is_file()
+            ),
+            conv.root / "video" / f"{name}.mp4",
+        )
+        ref = conv.media(video, table, lineno) if emotion else None
+        if ref is None:
+            continue
+        split = "test" if test_file else hash_split(name, 0.1, 0.0 if has_tests else 0.1)
+        conv.add(
+            {
+                "id": f"mer2023-{name}",
+                "split": split,
+                "text": texts.get(name) or None,
+                "media": {"video": ref},
+                "labels": {
+                    "emotion": emotion,
+                    "valence": normalise_va("mer2023", valence),
+                    "valence_raw": valence,
                 },
-                table,
-                lineno,
-            )
+            },
+            table,
+            lineno,
+        )
 
 
 def convert(root: str | None, out: str, limit: int | None = None, seed: int = 0) -> dict:

@@ -12,11 +12,10 @@ the `mode` column (train / valid / test). Metric conventions (Acc-2 has-0 and no
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
-from data_recipes.common import Conversion, find_root
+from data_recipes.common import Conversion, csv_rows, find_root
 from emollm.labels import normalise_va
 
 VERSION = 1
@@ -34,38 +33,37 @@ def convert_corpus(corpus: str, root: str | None, out: str, limit: int | None, s
     conv = Conversion(corpus, "sentiment3", VERSION, src, Path(out))
     table = src / "label.csv"
     conv.checksum(table)
-    with table.open(newline="", encoding="utf-8") as fh:
-        for lineno, row in enumerate(csv.DictReader(fh), 2):
-            try:
-                vid, clip, mode = row["video_id"].strip(), row["clip_id"].strip(), row["mode"].strip()
-                score = float(row["label"])
-                if not math.isfinite(score) or not -3 <= score <= 3:
-                    raise ValueError(f"label {row['label']!r} outside -3..3")
-                if mode not in SPLITS:
-                    raise ValueError(f"mode {mode!r} is not train/valid/test")
-            except (KeyError, AttributeError, ValueError) as exc:
-                conv.report(table, lineno, f"malformed row ({exc})")
-                continue
-            video = conv.media(src / "Raw" / vid / f"{clip}.mp4", table, lineno)
-            if video is None:
-                continue
-            conv.add(
-                {
-                    "id": f"{corpus}-{vid}-{clip}",
-                    "split": SPLITS[mode],
-                    "speaker": vid,
-                    "text": (row.get("text") or "").strip() or None,
-                    "media": {"video": video},
-                    "labels": {
-                        "emotion": polarity(score),
-                        "sentiment": score,
-                        "valence": normalise_va(corpus, score),
-                    },
-                    "meta": {"video_id": vid, "clip_id": clip},
+    for lineno, row in csv_rows(table, conv):
+        try:
+            vid, clip, mode = row["video_id"].strip(), row["clip_id"].strip(), row["mode"].strip()
+            score = float(row["label"])
+            if not math.isfinite(score) or not -3 <= score <= 3:
+                raise ValueError(f"label {row['label']!r} outside -3..3")
+            if mode not in SPLITS:
+                raise ValueError(f"mode {mode!r} is not train/valid/test")
+        except (KeyError, AttributeError, ValueError) as exc:
+            conv.report(table, lineno, f"malformed row ({exc})")
+            continue
+        video = conv.media(src / "Raw" / vid / f"{clip}.mp4", table, lineno)
+        if video is None:
+            continue
+        conv.add(
+            {
+                "id": f"{corpus}-{vid}-{clip}",
+                "split": SPLITS[mode],
+                "speaker": vid,
+                "text": (row.get("text") or "").strip() or None,
+                "media": {"video": video},
+                "labels": {
+                    "emotion": polarity(score),
+                    "sentiment": score,
+                    "valence": normalise_va(corpus, score),
                 },
-                table,
-                lineno,
-            )
+                "meta": {"video_id": vid, "clip_id": clip},
+            },
+            table,
+            lineno,
+        )
     conv.notes["task"] = "sentiment regression -3..3; polarity classes"
     return conv.write(limit, seed)
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emollm.config import ConfigError, RunConfig, dump_config, from_dict, load_config
 
@@ -73,3 +75,27 @@ def test_every_preset_validates_and_says_how_to_run_it(preset: Path) -> None:
 
 def test_presets_exist() -> None:
     assert {p.name for p in PRESETS} >= {"quickstart.yaml", "quickstart_meld.yaml", "smollm2_lora.yaml"}
+
+
+_KEYS = st.sampled_from(["train.lr", "train.steps", "train.batch_size", "lm.lora_r", "lm.dtype", "data.labels",
+                         "train.mixed_precision", "modalities.video", "modalities.smell.encoder", "train", "lm.nope",
+                         "baseline.epochs", "data.max_length", "train.warmup_ratio", "", "a.b.c.d"])  # fmt: skip
+_VALUES = st.sampled_from(
+    ["1e-4", "0", "-3", "yes", "no", "[1, 2]", "{a: 1}", "null", "'x'", "1.5", "", ":", "{", "nan"]
+) | st.text(max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(_KEYS, _VALUES).map(lambda kv: f"{kv[0]}={kv[1]}") | st.text(max_size=12), max_size=4)
+)
+def test_any_overrides_give_a_valid_config_or_a_config_error(overrides: list[str]) -> None:
+    try:
+        cfg = load_config(None, overrides)
+    except ConfigError as exc:
+        assert str(exc) and "\n" not in str(exc).strip()
+        return
+    assert isinstance(cfg, RunConfig)
+    from_dict(
+        RunConfig, yaml.safe_load(dump_config(cfg))
+    )  # what it resolved to round-trips and validates again

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from data_recipes import RECIPES
 from data_recipes.__main__ import main as recipes_main
@@ -304,3 +306,62 @@ def test_messages_option_stores_a_rendering_training_can_use(tmp_path: Path) -> 
     assert user.count("<|video|>") == 1 and user.count("<|audio|>") == 1 and "Not available: sensor." in user
     assert video.messages[-1] == {"role": "assistant", "content": "Emotion: anger"}
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["messages"] == "emotion_default v1"
+
+
+# Row fuzzing: metadata rows with any cell text (quotes, commas, line breaks, non-UTF-8 bytes, too few or too many
+# fields) convert without an exception; every record written has a valid label, every other row is reported with
+# its file and line.
+_CELL = st.one_of(st.text(max_size=10), st.sampled_from(["", "0", "7", "-1", "x", '"', ",", "\n", "['A', 'B']", "[1]",
+                                                         "neutral", "Joyful", "Mad", "W", "1.5", "nan", "9e9"]))  # fmt: skip
+_TABLES = {  # recipe -> (root marker file, header, rows go to this file, required extra files)
+    "meld": ("train_sent_emo.csv", "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,"
+             "Episode,StartTime,EndTime", ["dev_sent_emo.csv", "test_sent_emo.csv"]),
+    "emorynlp": ("emorynlp_train_final.csv", "Utterance,Speaker,Emotion,Scene_ID,Utterance_ID,Season,Episode,"
+                 "Start_Time,End_Time", ["emorynlp_dev_final.csv"]),
+    "mosi": ("label.csv", "video_id,clip_id,text,label,label_T,label_A,label_V,annotation,mode", []),
+    "emodb": ("labels.csv", "file,speaker,text_id,emotion,sex", []),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(_TABLES))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(_CELL, min_size=1, max_size=12), max_size=6), junk=st.binary(max_size=6))
+def test_recipe_rows_of_any_content_convert_or_are_reported(
+    tmp_path_factory, name: str, rows: list, junk: bytes
+) -> None:
+    import csv
+    import io
+
+    root, out = tmp_path_factory.mktemp("raw"), tmp_path_factory.mktemp("out")
+    table, header, others = _TABLES[name]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header.split(","))
+    writer.writerows(rows)
+    blob = buffer.getvalue().encode() + (junk + b"\r\n" if junk.strip() else b"")
+    folder = root / "wav" if name == "emodb" else root
+    folder.mkdir(exist_ok=True)
+    (root / table).write_bytes(blob)
+    for other in others:
+        (root / other).write_text(header + "\r\n")
+    manifest = RECIPES[name](root=str(root), out=str(out), seed=0)
+    labels = get_labels(manifest["label_set"])
+    written = [json.loads(x) for f in out.glob("*.jsonl") for x in f.read_text().splitlines()]
+    assert all(r["labels"]["emotion"] in labels for r in written)
+    assert all(
+        b["file"] and (b["line"] is None or b["line"] >= 2) and "\n" not in b["reason"]
+        for b in manifest["bad"]
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["01", "02", "03", "08", "24", "25", "00", "1", "ab", "", "999"]), max_size=8)
+)
+def test_ravdess_file_names_decode_to_valid_codes_or_nothing(parts: list[str]) -> None:
+    from data_recipes.ravdess import _decode
+
+    code = _decode(Path("-".join(parts) + ".wav"))
+    assert code is None or (
+        len(parts) == 7 and 1 <= int(code["actor"]) <= 24 and code["modality"] in ("01", "02", "03")
+    )

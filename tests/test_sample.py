@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from emollm.data.sample import load_samples
 from emollm.labels import get_labels
 
@@ -60,3 +63,29 @@ def test_media_paths_may_not_leave_the_corpus_root_unless_allowed(tmp_path: Path
         tmp_path / "corpus" / "s.jsonl", LABELS, media_roots=[tmp_path]
     )  # explicitly allowed
     assert len(good) == 4 and not bad
+
+
+_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=12),
+                       lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=6), kids, max_size=3),
+                       max_leaves=6)  # fmt: skip
+_RECORDS = st.dictionaries(
+    st.sampled_from(["id", "labels", "text", "media", "speaker", "meta", "rationale", "extra"]), _VALUES, max_size=6
+) | st.fixed_dictionaries(
+    {"id": st.text(max_size=8), "labels": st.fixed_dictionaries({"emotion": st.sampled_from([*LABELS, "bored", ""])}),
+     "text": st.none() | st.text(max_size=30), "media": st.dictionaries(st.sampled_from(["audio", "smell"]),
+                                                                        st.sampled_from(["ok.npy", "../x.npy", "no.npy", ""]))}
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_RECORDS | st.binary(max_size=40), max_size=12))
+def test_any_jsonl_loads_every_line_as_a_sample_or_a_reported_bad_record(tmp_path: Path, lines: list) -> None:
+    (tmp_path / "ok.npy").write_bytes(b"x")
+    raw = [(x if isinstance(x, bytes) else json.dumps(x).encode()).replace(b"\n", b" ") for x in lines]
+    (tmp_path / "s.jsonl").write_bytes(b"".join(line + b"\n" for line in raw))
+    good, bad = load_samples(tmp_path / "s.jsonl", LABELS)
+    nonblank = sum(1 for line in raw if line.decode("utf-8", "replace").strip())
+    assert len(good) + len(bad) == nonblank  # nothing lost, nothing counted twice
+    assert all(s.emotion in LABELS and (s.media or s.text) for s in good)
+    assert all(b.reason and "\n" not in b.reason and f":{b.line}:" in b.reason for b in bad)
+    assert len({s.id for s in good}) == len(good)

@@ -17,6 +17,7 @@ from emollm.baselines.data import apply_stats, load_features
 from emollm.baselines.models import build_fusion
 from emollm.baselines.predict import predict_proba, prediction_rows, score_rows
 from emollm.config import RunConfig, dump_config, load_config
+from emollm.data.sample import split_roots
 from emollm.evaluation.label_maps import map_split_into
 from emollm.evaluation.report.eval import write_eval_report
 from emollm.io import atomic_write_json, atomic_write_text, load_safetensors, write_jsonl
@@ -122,7 +123,7 @@ def evaluate_baseline(
     mapping = None
     roots = [*media_roots]
     if label_map is not None:
-        roots.append(Path(data).parent)  # the mapped copy in OUT points back at the split's media
+        roots += split_roots(data)  # the mapped copy in OUT points back at the split's media
         data, _, mapping = map_split_into(data, label_map, meta["label_set"], out, allow_other=False)
     cache = cache_dir or cfg.data.cache_dir or out / "cache"
     fs = load_features(cfg, data, cache, meta["text_encoder"], roots)

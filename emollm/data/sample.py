@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -76,6 +77,8 @@ def sample_from_record(
         raise ValueError(f"{where}: unknown fields {sorted(extra)}")
     if not isinstance(record.get("id"), str) or not record["id"]:
         raise ValueError(f"{where}: missing or empty 'id'")
+    if not record["id"].isprintable():
+        raise ValueError(f"{where}: 'id' {record['id']!r} has control characters or line breaks")
     sid = record["id"]
     rec_labels = record.get("labels")
     if not isinstance(rec_labels, dict) or "emotion" not in rec_labels:
@@ -116,13 +119,30 @@ def sample_from_record(
     return Sample(**fields, media=resolved)
 
 
+def split_roots(path: str | Path) -> list[Path]:
+    """Where a split file's media may lie: its own folder, and the raw corpus folder a recipe recorded as
+    `media_root` (relative to the output folder) in the manifest.json beside it. A manifest is configuration:
+    check the media_root of one you did not write yourself."""
+    folder = Path(path).parent
+    roots = [folder]
+    manifest = folder / "manifest.json"
+    if manifest.is_file():
+        try:
+            declared = json.loads(manifest.read_text(encoding="utf-8")).get("media_root")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            declared = None
+        if isinstance(declared, str) and declared:
+            roots.append(folder / declared)
+    return roots
+
+
 def load_samples(
     path: str | Path, labels: tuple[str, ...], media_roots: Sequence[str | Path] = ()
 ) -> tuple[list[Sample], list[BadSample]]:
     """Read a split file: the valid samples, and a report of every bad record (nothing valid is lost). Media may
-    lie under the file's folder or one of `media_roots`."""
+    lie under the file's folder, its recipe's recorded media_root (`split_roots`) or one of `media_roots`."""
     path = Path(path)
-    roots = [path.parent, *(Path(r) for r in media_roots if r)]
+    roots = [*split_roots(path), *(Path(r) for r in media_roots if r)]
     good: list[Sample] = []
     bad: list[BadSample] = []
     seen: set[str] = set()
@@ -156,4 +176,4 @@ def rebase_media(record: dict[str, Any], src_dir: Path, dst_dir: Path) -> dict[s
     return {**record, "media": media} if media else record
 
 
-__all__ = ["BadSample", "Sample", "load_samples", "rebase_media", "sample_from_record"]
+__all__ = ["BadSample", "Sample", "load_samples", "rebase_media", "sample_from_record", "split_roots"]

@@ -22,7 +22,7 @@ from emollm.asr import transcriber_for
 from emollm.config import MODALITIES
 from emollm.data.dataset import sample_va
 from emollm.data.prepass import feature_pass
-from emollm.data.sample import Sample, load_samples
+from emollm.data.sample import Sample, load_samples, split_roots
 from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.evaluation.label_maps import OTHER, map_split_into
 from emollm.evaluation.report.eval import write_eval_report
@@ -113,7 +113,7 @@ def evaluate(
         raise ValueError(f"unknown evaluation mode {sorted(bad_modes)}; valid: {', '.join(MODES)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    roots = [*media_roots, *([Path(data).parent] if label_map is not None else [])]  # mapped copy -> source
+    roots = [*media_roots, *(split_roots(data) if label_map is not None else [])]  # mapped copy -> source
     data, gold_labels, mapping = _mapped_data(model, data, label_map, out)
     samples, bad = load_samples(data, gold_labels, roots)
     samples = samples[:limit] if limit else samples

@@ -29,7 +29,7 @@ import numpy as np
 from emollm.baselines.saved import baseline_name, evaluate_baseline, read_baseline_meta
 from emollm.config import MODALITIES, load_config
 from emollm.data.media import load_audio, load_sensor, load_video
-from emollm.data.sample import rebase_media
+from emollm.data.sample import rebase_media, split_roots
 from emollm.encoders import build_encoder
 from emollm.evaluation.compare import compare_predictions
 from emollm.evaluation.evaluate import evaluate
@@ -240,7 +240,7 @@ def run_robustness(
         if users:
             recs, skipped = _condition_split(cond, records, data.parent, cdir)
         for system in users:
-            metrics = _evaluate_condition(system, cond, recs, skipped, cdir, [cdir, data.parent])
+            metrics = _evaluate_condition(system, cond, recs, skipped, cdir, [cdir, *split_roots(data)])
             results[system.name][cond.name] = {
                 "condition": cond.__dict__ | {"drop": sorted(cond.drop)},
                 **metrics,
