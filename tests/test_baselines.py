@@ -4,6 +4,7 @@ present, fusion beats single modalities on the generated corpus, and the CLI wri
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -286,3 +287,31 @@ def test_regression_needs_dimensional_labels(tmp_path) -> None:
             ("unimodal-text",),
             BaselineConfig(task="regression", text_encoder="sentence-transformers/all-MiniLM-L6-v2"),
         )
+
+
+def test_tfidf_logistic_regression_learns_words_and_matches_hand_computed_vectors(tmp_path) -> None:
+    from emollm.baselines.tfidf import Tfidf, run_tfidf, terms
+
+    assert terms("I can't believe it") == [
+        "i",
+        "can't",
+        "believe",
+        "it",
+        "i can't",
+        "can't believe",
+        "believe it",
+    ]
+    vec = Tfidf(["a b", "a c", "a b"], min_df=1)
+    x = vec.transform(["a b b"]).to_dense()[0]
+    idf = {t: math.log(4 / (1 + df)) + 1 for t, df in {"a": 3, "b": 2}.items()}
+    raw = {"a": idf["a"], "b": (1 + math.log(2)) * idf["b"], "a b": 1 * (math.log(4 / 3) + 1), "b b": 0.0}
+    norm = math.sqrt(sum(v * v for v in raw.values()))
+    assert float(x[vec.vocab["b"]]) == pytest.approx(raw["b"] / norm, rel=1e-6)
+    rows = [("I am so happy and glad", "happy"), ("this is sad, I cry", "sad"), ("angry, I hate this", "angry"),
+            ("nothing much, fine", "neutral")] * 6  # fmt: skip
+    split = tmp_path / "s.jsonl"
+    split.write_text("".join(json.dumps({"id": f"t{i}", "labels": {"emotion": lab}, "text": t}) + "\n"
+                             for i, (t, lab) in enumerate(rows)))  # fmt: skip
+    metrics = run_tfidf(split, split, tmp_path / "out", "synthetic4")
+    assert metrics["score"]["accuracy"] == 1.0 and metrics["score"]["n"] == 24
+    assert (tmp_path / "out" / "predictions.jsonl").read_text().count("\n") == 24
