@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2
 STAMP := $(VENV)/.installed
 
-.PHONY: quickstart test test-integration lint venv clean
+.PHONY: quickstart test test-integration lint venv clean results bench
 
 venv: $(STAMP)
 
@@ -25,6 +25,14 @@ test: $(STAMP)
 
 test-integration: $(STAMP)
 	$(OFFLINE) $(PY) -m pytest -q -p no:cacheprovider -m integration $(ARGS)
+
+# Every headline result (needs EMOLLM_DATA_DIR with meld/, emorynlp/, emodb/); hours on 2 CPU cores, resumable.
+results: $(STAMP)
+	$(OFFLINE) $(VENV)/bin/emollm results --out runs/results --publish eval/results $(ARGS)
+
+# Speed and memory ratios measured in one run (`--quick`: under 5 minutes).
+bench: $(STAMP)
+	$(OFFLINE) $(PY) benchmarks/run.py --json $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check emollm data_recipes tests benchmarks

@@ -249,9 +249,11 @@ def run_loso(
     fusions: tuple[str, ...],
     bc: BaselineConfig | None = None,
     cache_dir: str | Path | None = None,
+    folds: list[list[str]] | None = None,
 ) -> dict[str, Any]:
-    """Leave-one-speaker-out: for each speaker, train on the others (15% held out for early stopping) and test on
-    that speaker. Metrics are over the pooled predictions of all folds, plus each fold's UAR and their mean."""
+    """Leave-one-speaker-out: for each speaker (or each group of speakers in `folds`), train on the others (15% held
+    out for early stopping) and test on it. Metrics are over the pooled predictions of all folds, plus each fold's UAR
+    and their mean."""
     bc = bc or cfg.baseline
     if bc.task != "classification":
         raise ValueError("leave-one-speaker-out runs classification baselines only")
@@ -261,12 +263,16 @@ def run_loso(
     speakers = sorted(set(everything.speakers))
     if len(speakers) < 2:
         raise ValueError(f"{data}: leave-one-speaker-out needs at least 2 speakers, found {speakers}")
+    groups = folds or [[s] for s in speakers]
+    if sorted(s for g in groups for s in g) != speakers:
+        raise ValueError(f"folds {groups} must hold every speaker of {data} once: {speakers}")
     results, rows = {}, {}
     for name in fusions:
         rows[name], fold_uar, seconds = [], {}, 0.0
-        for speaker in speakers:
-            held = torch.tensor([i for i, s in enumerate(everything.speakers) if s == speaker])
-            rest = torch.tensor([i for i, s in enumerate(everything.speakers) if s != speaker])
+        for group in groups:
+            speaker = "+".join(group)
+            held = torch.tensor([i for i, s in enumerate(everything.speakers) if s in group])
+            rest = torch.tensor([i for i, s in enumerate(everything.speakers) if s not in group])
             train, dev = _holdout(everything.subset(rest), bc.seed)
             test = everything.subset(held)
             standardize(train, dev, test, per_speaker=bc.per_speaker_norm)
@@ -279,7 +285,7 @@ def run_loso(
         results[name] = {
             "score": score_rows(rows[name], labels),
             "baseline": name,
-            "protocol": "leave-one-speaker-out",
+            "protocol": "leave-one-speaker-out" if folds is None else f"leave-{len(groups[0])}-speakers-out",
             "fold_uar": fold_uar,
             "mean_fold_uar": sum(fold_uar.values()) / len(fold_uar),
             "train_seconds": round(seconds, 2),

@@ -26,6 +26,7 @@ VERBS: dict[str, str] = {
     "rationales": "rationales",
     "baseline": "baseline",
     "quickstart": "quickstart",
+    "results": "results",
 }
 
 

@@ -74,8 +74,8 @@ def compare_predictions(
                               "only_in_a": len(rows_a) - len(common), "only_in_b": len(rows_b) - len(common)}  # fmt: skip
     for name, pred in zip(names, (pred_a, pred_b), strict=True):
         m = classification_metrics(gold, pred, labels)
-        result[name] = {k: m[k] for k in ("accuracy", "uar", "macro_f1", "unparsed_rate")}
-    for key in ("uar", "accuracy"):
+        result[name] = {k: m[k] for k in ("accuracy", "uar", "macro_f1", "weighted_f1", "unparsed_rate")}
+    for key in ("uar", "accuracy", "weighted_f1"):
         result[f"delta_{key}"] = paired_bootstrap(gold, pred_a, pred_b, labels, key=key, n=n, seed=seed)
     result["mcnemar"] = mcnemar(gold, pred_a, pred_b)
     return result

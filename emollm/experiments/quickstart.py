@@ -72,7 +72,7 @@ def _ground_rationales(cfg: RunConfig, split_file: Path) -> dict[str, Any]:
     return result
 
 
-def _features_and_rationales(cfg: RunConfig, data_dir: Path) -> tuple[dict, dict]:
+def features_and_rationales(cfg: RunConfig, data_dir: Path) -> tuple[dict, dict]:
     """Fill the feature cache for train and test, then replace their rationales with measured ones."""
     extracted, rationales = {}, {}
     for split in ("train", "test") if cfg.modalities else ():
@@ -115,7 +115,7 @@ def quickstart(
     paths = [f"data.train={data_dir / 'train.jsonl'}", f"data.test={data_dir / 'test.jsonl'}",
              f"data.cache_dir={out / 'cache'}", f"train.out_dir={out}", f"train.seed={seed}"]  # fmt: skip
     cfg = load_config(config or resource_dir("configs") / PRESETS[data], [*paths, *(overrides or [])])
-    extracted, rationales = _features_and_rationales(cfg, data_dir)
+    extracted, rationales = features_and_rationales(cfg, data_dir)
     final = train(cfg, resume="auto")
     train_seconds = time.time() - began
     model = load_checkpoint(final)

@@ -65,17 +65,7 @@ def write_eval_report(
             f"{mapping['target']}); kept {mapping['kept']}, dropped {sum(mapping['dropped'].values())} "
             f"({mapping['dropped']}); unmapped labels are {mapping['unmapped']}ped."
         )
-    dropped = {k: v for k, v in (metrics.get("n_dropped") or {}).items() if v}
-    if dropped:
-        report.heading("Not scored")
-        report.para(f"Samples that could not be scored, per reason: {dropped} (listed in bad_samples.json). "
-                    "Counting every one with a readable gold label as wrong:")  # fmt: skip
-        rows = [
-            [m, *[metrics[m]["all_samples"][k] for k in HEADLINE]]
-            for m in modes
-            if metrics[m].get("all_samples")
-        ]
-        report.table(["mode (all samples)", *HEADLINE], rows)
+    _not_scored(report, metrics, modes)
     if metrics.get("ignored_modalities"):
         report.para(
             f"Inputs the model has no encoder for were left out: {metrics['ignored_modalities']} (samples)."
@@ -105,6 +95,29 @@ def write_eval_report(
         report.heading("Calibration of label scores")
         report.para(f"Expected calibration error (10 bins): {metrics['score']['ece']:.4f}.")
         report.image("reliability.png", "reliability diagram of the top label score")
+    _grounding(report, metrics)
+    provenance_block(report, {**info, "data": metrics["data"], "bad records": metrics.get("n_bad_records", 0),
+                              "bad media": metrics.get("n_bad_media", 0), "command": command_line()})  # fmt: skip
+    return report.write(out)
+
+
+def _not_scored(report: Report, metrics: dict[str, Any], modes: list[str]) -> None:
+    """The samples that could not be scored, per reason, and the metrics counting them wrong."""
+    dropped = {k: v for k, v in (metrics.get("n_dropped") or {}).items() if v}
+    if dropped:
+        report.heading("Not scored")
+        report.para(f"Samples that could not be scored, per reason: {dropped} (listed in bad_samples.json). "
+                    "Counting every one with a readable gold label as wrong:")  # fmt: skip
+        rows = [
+            [m, *[metrics[m]["all_samples"][k] for k in HEADLINE]]
+            for m in modes
+            if metrics[m].get("all_samples")
+        ]
+        report.table(["mode (all samples)", *HEADLINE], rows)
+
+
+def _grounding(report: Report, metrics: dict[str, Any]) -> None:
+    """How many generated rationales state only measured cues, at both tolerances."""
     if "rationale_grounded_rate" in metrics.get("generate", {}):
         g = metrics["generate"]
         report.heading("Rationale grounding")
@@ -114,6 +127,3 @@ def write_eval_report(
             f"{g['rationale_level_grounded_rate']:.1%} agree at the level of expression and high/typical/low "
             f"({g['rationale_level_claim_accuracy']:.1%} of claims; emollm.rationale.grounding)."
         )
-    provenance_block(report, {**info, "data": metrics["data"], "bad records": metrics.get("n_bad_records", 0),
-                              "bad media": metrics.get("n_bad_media", 0), "command": command_line()})  # fmt: skip
-    return report.write(out)

@@ -1,0 +1,310 @@
+"""The tasks of `emollm results`: each trains (or reuses) the LLM and its baselines on one protocol and returns
+{system: metrics}. Every step reuses what a previous run finished, so a killed `make results` resumes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import re
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from emollm.baselines import run_baselines, run_loso
+from emollm.baselines.tfidf import run_tfidf
+from emollm.checkpoint import load_checkpoint, step_checkpoints, write_model_files
+from emollm.config import RunConfig, load_config
+from emollm.data.recipes import recipe
+from emollm.evaluation.compare import compare_predictions
+from emollm.evaluation.evaluate import evaluate
+from emollm.evaluation.metrics import bootstrap_ci, classification_metrics, headline
+from emollm.experiments.quickstart import features_and_rationales, prepare_data
+from emollm.experiments.robustness import baseline_system, llm_system, run_robustness
+from emollm.io import atomic_write_json, write_jsonl
+from emollm.labels import get_labels
+from emollm.model.emollm import EmoLLM
+from emollm.resources import resource_dir
+from emollm.train import train
+
+log = logging.getLogger("emollm.experiments.results")
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def corpus(name: str, root: str, out: Path) -> Path:
+    """A corpus converted with its recipe into OUT/data/NAME (once)."""
+    folder = out / "data" / name
+    if not (folder / "manifest.json").is_file():
+        recipe(name)(root=root, out=str(folder), seed=0)
+    return folder
+
+
+def brief(m: dict[str, Any]) -> dict[str, Any]:
+    """Headline metrics of one mode with their 95% CIs and latency."""
+    extra = {k: m[k] for k in ("ci95", "seconds_per_sample", "all_samples") if k in m}
+    return {**headline(m), **extra}
+
+
+def evaluated(model: Any, data: Path, out: Path, modes: tuple[str, ...], **kw: Any) -> dict[str, Any]:
+    """metrics.json of an evaluation, run only when it has not finished before (`model`: a folder or an EmoLLM)."""
+    done = out / "metrics.json"
+    if done.is_file() and all(m in json.loads(done.read_text()) for m in modes):
+        return json.loads(done.read_text())
+    model = load_checkpoint(model) if isinstance(model, (str, Path)) else model
+    return evaluate(model, data, out, batch_size=16, modes=modes, **kw)
+
+
+def stratified(data: Path, n: int, out: Path, seed: int = 0) -> Path:
+    """A seeded, label-stratified subset of n records of a split (for model selection and the untuned floor)."""
+    if out.is_file():
+        return out
+    rows = [json.loads(x) for x in data.read_text().splitlines()]
+    by: dict[str, list] = defaultdict(list)
+    for r in rows:
+        by[r["labels"]["emotion"]].append(r)
+    rng, keep = random.Random(seed), []
+    for label in sorted(by):
+        rng.shuffle(by[label])
+        keep += by[label][: max(1, round(n * len(by[label]) / len(rows)))]
+    write_jsonl(out, sorted(keep, key=lambda r: r["id"]))
+    manifest = json.loads((data.parent / "manifest.json").read_text())
+    if manifest.get("media_root"):  # the subset's media still lie in the source's raw corpus folder
+        manifest["media_root"] = os.path.relpath(
+            (data.parent / manifest["media_root"]).resolve(), out.parent.resolve()
+        )
+    atomic_write_json(out.parent / "manifest.json", manifest)
+    return out
+
+
+def select_checkpoint(run_dir: Path, dev: Path, out: Path) -> tuple[Path, dict[str, float]]:
+    """The step checkpoint or final/ with the best dev weighted-F1 (label scoring), and every candidate's score."""
+    candidates = [*(folder for _, folder in step_checkpoints(run_dir)), run_dir / "final"]
+    scores = {}
+    for folder in candidates:
+        m = evaluated(folder, dev, out / folder.name, ("score",), report=False)
+        scores[folder.name] = m["score"]["weighted_f1"]
+    best = max(candidates, key=lambda f: (scores[f.name], f.name == "final"))
+    atomic_write_json(out / "selection.json", {"scores": scores, "selected": best.name})
+    return best, scores
+
+
+def trained(config: str, overrides: list[str]) -> tuple[Path, float]:
+    """The final checkpoint of a training run (resumed or reused) and the run's training seconds."""
+    cfg = load_config(resource_dir("configs") / config, overrides)
+    final = train(cfg, resume="auto")
+    meta = json.loads((final / "meta.json").read_text())
+    return final, float(meta.get("train_seconds", 0.0))
+
+
+def meld(root: str, out: Path) -> dict[str, Any]:
+    """MELD text, 7 classes: full official train (one epoch), dev selection, full test; TF-IDF and MiniLM baselines."""
+    data, task = corpus("meld", root, out), out / "meld"
+    began = time.time()
+    final, seconds = trained("results/meld_text.yaml", [f"data.train={data / 'train.jsonl'}",
+                                                        f"train.out_dir={task / 'llm'}"])  # fmt: skip
+    dev = stratified(data / "dev.jsonl", 300, task / "dev-select" / "dev300.jsonl")
+    best, _ = select_checkpoint(final.parent, dev, task / "dev-select")
+    llm = evaluated(best, data / "test.jsonl", task / "eval" / "llm", ("score", "generate"))
+    systems: dict[str, Any] = {"llm": {**brief(llm["score"]), "generate": brief(llm["generate"]),
+                                       "checkpoint": str(best), "train_seconds": seconds}}  # fmt: skip
+    for cw in (False, True):
+        name = "tfidf-logreg" + ("-classweights" if cw else "")
+        m = _reuse(task / "eval" / name) or run_tfidf(data / "train.jsonl", data / "test.jsonl", task / "eval" / name,
+                                                      "meld", class_weights=cw)  # fmt: skip
+        systems[name] = brief(m["score"])
+    for cw in (False, True):
+        name = "minilm-mlp" + ("-classweights" if cw else "")
+        systems[name] = _minilm(data, task / name, "meld", cw)
+    systems["wall_seconds"] = round(time.time() - began, 1)
+    return _with_comparisons(systems, task)
+
+
+def emorynlp(root: str, out: Path, meld_ckpt: Path) -> dict[str, Any]:
+    """MELD -> EmoryNLP dev, zero-shot through `emorynlp_to_meld`; also on the dev utterances not found verbatim in
+    MELD; against TF-IDF + logistic regression trained in-corpus on EmoryNLP train (same mapped label space)."""
+    data, meld_data, task = corpus("emorynlp", root, out), corpus("meld", root, out), out / "emorynlp"
+    lmap = "emorynlp_to_meld"
+    llm = evaluated(
+        meld_ckpt, data / "dev.jsonl", task / "eval" / "llm_zeroshot", ("score", "generate"), label_map=lmap
+    )
+    base = _reuse(task / "eval" / "tfidf-logreg") or run_tfidf(data / "train.jsonl", data / "dev.jsonl",
+                                                                task / "eval" / "tfidf-logreg", "meld", label_map=lmap)  # fmt: skip
+    systems = {"llm_zeroshot": {**brief(llm["score"]), "generate": brief(llm["generate"])},
+               "tfidf-logreg": brief(base["score"])}  # fmt: skip
+    unseen = _not_in_meld(data / "dev.jsonl", meld_data)
+    for name, folder in (
+        ("llm_zeroshot", task / "eval" / "llm_zeroshot"),
+        ("tfidf-logreg", task / "eval" / "tfidf-logreg"),
+    ):
+        systems[name]["not_verbatim_in_meld"] = _subset_metrics(folder, unseen, get_labels("meld"))
+    systems["note"] = f"{len(unseen)} of the mapped dev utterances do not occur verbatim in MELD"
+    return _with_comparisons(systems, task)
+
+
+def floor(root: str, out: Path) -> dict[str, Any]:
+    """The untuned SmolLM2-135M-Instruct (LoRA at its identity init, no training) on stratified subsets of MELD test
+    (500) and EmoryNLP dev (300, mapped), both prediction modes: the floor a fine-tuned model must clear."""
+    task = out / "floor"
+    ckpt = task / "untuned"
+    if not (ckpt / "meta.json").is_file():
+        cfg = load_config(resource_dir("configs") / "results/meld_text.yaml", [f"train.out_dir={task}"])
+        ckpt.mkdir(parents=True, exist_ok=True)
+        write_model_files(EmoLLM.from_config(cfg), ckpt, {"step": 0, "stage": "untuned"})
+    meld_test = stratified(
+        corpus("meld", root, out) / "test.jsonl", 500, task / "meld-test500" / "test.jsonl"
+    )
+    emory_dev = stratified(
+        corpus("emorynlp", root, out) / "dev.jsonl", 300, task / "emorynlp-dev300" / "dev.jsonl"
+    )
+    systems = {}
+    for name, data, lmap in (("meld", meld_test, None), ("emorynlp", emory_dev, "emorynlp_to_meld")):
+        m = evaluated(ckpt, data, task / "eval" / name, ("score", "generate"), label_map=lmap)
+        systems[name] = {"score": brief(m["score"]), "generate": brief(m["generate"])}
+    return systems
+
+
+EMODB_FOLDS = [["03", "08"], ["09", "10"], ["11", "12"], ["13", "14"], ["15", "16"]]
+
+
+def emodb(root: str, out: Path) -> dict[str, Any]:
+    """EmoDB audio, 7 classes, leave-2-speakers-out (5 folds) on Whisper tiny.en frames: the LLM trained once per
+    fold, and the Whisper linear (MLP) baseline on the same folds; predictions pooled over the folds."""
+    data, task = corpus("emodb", root, out), out / "emodb"
+    cache = task / "cache"
+    rows = [json.loads(x) for x in (data / "all.jsonl").read_text().splitlines()]
+    began, seconds, pooled = time.time(), 0.0, []
+    for k, speakers in enumerate(EMODB_FOLDS):
+        for split, keep in (("train", False), ("test", True)):  # beside all.jsonl: same relative media paths
+            write_jsonl(
+                data / f"fold{k}-{split}.jsonl", [r for r in rows if (r["speaker"] in speakers) == keep]
+            )
+        final, sec = trained("results/emodb_whisper.yaml", [f"data.train={data / f'fold{k}-train.jsonl'}",
+                                                             f"data.cache_dir={cache}", f"train.out_dir={task / 'llm' / f'fold{k}'}"])  # fmt: skip
+        seconds += sec
+        evaluated(final, data / f"fold{k}-test.jsonl", task / "eval" / "folds" / f"llm{k}", ("score", "generate"),
+                  cache_dir=cache)  # fmt: skip
+        pooled += [
+            json.loads(x)
+            for x in (task / "eval" / "folds" / f"llm{k}" / "predictions.jsonl").read_text().splitlines()
+        ]
+    labels = get_labels("emodb")
+    write_jsonl(task / "eval" / "llm" / "predictions.jsonl", pooled)
+    llm = {
+        mode: _pooled(pooled, key, labels)
+        for mode, key in (("score", "scored_label"), ("generate", "predicted"))
+    }
+    atomic_write_json(task / "eval" / "llm" / "metrics.json", llm)
+    cfg = load_config(resource_dir("configs") / "results/emodb_whisper.yaml", [f"data.cache_dir={cache}"])
+    if _reuse(task / "eval" / "whisper-mlp" / "unimodal-audio") is None:
+        run_loso(cfg, data / "all.jsonl", task / "eval" / "whisper-mlp", ("unimodal-audio",), cfg.baseline, cache,
+                 folds=EMODB_FOLDS)  # fmt: skip
+    base = _reuse(task / "eval" / "whisper-mlp" / "unimodal-audio")
+    systems = {"llm": {**brief(llm["score"]), "generate": brief(llm["generate"]), "train_seconds": round(seconds, 1),
+                       "protocol": "leave-2-speakers-out, 5 folds: " + ", ".join("+".join(f) for f in EMODB_FOLDS)},
+               "whisper-mlp": {**brief(base["score"]), "eval_dir": str(task / "eval" / "whisper-mlp" / "unimodal-audio")},
+               "wall_seconds": round(time.time() - began, 1)}  # fmt: skip
+    return _with_comparisons(systems, task)
+
+
+def _pooled(rows: list[dict], key: str, labels: tuple[str, ...]) -> dict[str, Any]:
+    """Metrics with bootstrap CIs over the pooled predictions of every fold."""
+    gold, pred = [r["gold"] for r in rows], [r.get(key) for r in rows]
+    return {**classification_metrics(gold, pred, labels), "ci95": bootstrap_ci(gold, pred, labels)}
+
+
+GENERATED_BASELINES = ("unimodal-video", "unimodal-audio", "unimodal-sensor", "early", "late", "hybrid-attention",
+                       "hybrid-gated", "mult", "tfn", "lmf")  # fmt: skip
+
+
+def generated(out: Path, steps: int = 400) -> dict[str, Any]:
+    """The quickstart's generated tri-modal corpus (raw media through the real encoders), the LLM trained to
+    convergence, the fusion family on the same cached features, and each system's drop per removed modality."""
+    task = out / "generated"
+    data = task / "data"
+    prepare_data("synthetic", data, 0, 128)
+    overrides = [f"data.train={data / 'train.jsonl'}", f"data.test={data / 'test.jsonl'}", f"data.cache_dir={task / 'cache'}",
+                 f"train.out_dir={task / 'llm'}", f"train.steps={steps}", "train.align_steps=40", "train.lr=5e-4"]  # fmt: skip
+    cfg = load_config(resource_dir("configs") / "quickstart.yaml", overrides)
+    features_and_rationales(cfg, data)
+    final, seconds = trained("quickstart.yaml", overrides)
+    llm = evaluated(
+        final, data / "test.jsonl", task / "eval" / "llm", ("score", "generate"), cache_dir=task / "cache"
+    )
+    systems: dict[str, Any] = {"llm": {**brief(llm["score"]), "generate": brief(llm["generate"]), "train_seconds": seconds,
+                                       **{k: v for k, v in llm["generate"].items() if k.startswith("rationale_")}}}  # fmt: skip
+    if not all(_reuse(task / "eval" / f) for f in GENERATED_BASELINES):
+        run_baselines(cfg, data, task / "eval", GENERATED_BASELINES, cfg.baseline, task / "cache")
+    for name in GENERATED_BASELINES:
+        systems[name] = brief(_reuse(task / "eval" / name)["score"])
+    best = max(GENERATED_BASELINES, key=lambda n: systems[n]["uar"])
+    robust = run_robustness([llm_system(load_checkpoint(final), ("score",), 16, task / "cache"),
+                             baseline_system(task / "eval" / best, task / "cache")],
+                            data / "test.jsonl", task / "robustness", only=["without"])  # fmt: skip
+    for name, row in robust["systems"].items():
+        key = "llm" if name == "llm" else best
+        systems[key]["drop_without"] = {c["name"].split(":", 1)[1]: c["delta_uar"] for c in row["conditions"]
+                                        if c["name"].startswith("without:")}  # fmt: skip
+    systems["best_baseline"] = best
+    return _with_comparisons(systems, task)
+
+
+def _reuse(folder: Path) -> dict[str, Any] | None:
+    path = folder / "metrics.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _minilm(data: Path, out: Path, labels: str, class_weights: bool) -> dict[str, Any]:
+    """MiniLM sentence embeddings + MLP (the fusion framework's unimodal-text head) on the same splits."""
+    done = _reuse(out / "unimodal-text")
+    if done is None:
+        cfg = load_config(None, [f"data.labels={labels}", f"baseline.text_encoder={MINILM}",
+                                 f"baseline.class_weights={str(class_weights).lower()}"])  # fmt: skip
+        done = run_baselines(cfg, data, out, ("unimodal-text",), cfg.baseline, out / "cache")["unimodal-text"]
+    return {**brief(done["score"]), "eval_dir": str(out / "unimodal-text")}
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", " ".join(text.lower().split()))
+
+
+def _not_in_meld(split: Path, meld_data: Path) -> set[str]:
+    """Ids of a split's records whose utterance does not occur (normalised) in any MELD split."""
+    seen = {
+        _norm(json.loads(x).get("text") or "")
+        for f in meld_data.glob("*.jsonl")
+        for x in f.read_text().splitlines()
+    }
+    return {
+        r["id"]
+        for r in map(json.loads, split.read_text().splitlines())
+        if _norm(r.get("text") or "") not in seen
+    }
+
+
+def _subset_metrics(folder: Path, ids: set[str], labels: tuple[str, ...]) -> dict[str, Any]:
+    """Headline metrics (label scoring) of an evaluation's predictions restricted to `ids`."""
+    rows = [json.loads(x) for x in (folder / "predictions.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["id"] in ids]
+    return headline(
+        classification_metrics([r["gold"] for r in rows], [r["scored_label"] for r in rows], labels)
+    )
+
+
+def _with_comparisons(systems: dict[str, Any], task: Path) -> dict[str, Any]:
+    """Paired LLM-vs-baseline tests (label scoring, same samples) for every baseline with predictions."""
+    llm_name = "llm" if "llm" in systems else "llm_zeroshot"
+    llm_dir = task / "eval" / llm_name
+    comparisons = {}
+    for name, m in systems.items():
+        folder = Path(m["eval_dir"]) if isinstance(m, dict) and "eval_dir" in m else task / "eval" / name
+        if name != llm_name and isinstance(m, dict) and (folder / "predictions.jsonl").is_file():
+            c = compare_predictions(llm_dir, folder, "score", (llm_name, name))
+            comparisons[name] = {
+                k: c[k] for k in ("n", "delta_uar", "delta_accuracy", "delta_weighted_f1", "mcnemar")
+            }
+    return {**systems, "paired_vs_llm": comparisons}
+
+
+__all__ = ["RunConfig", "emorynlp", "floor", "meld"]
