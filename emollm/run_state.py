@@ -59,8 +59,16 @@ def save_step(
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp / "state"))
+    accelerator.wait_for_everyone()  # every rank's RNG state is on disk before the folder is renamed
     kill_point("checkpoint.state")
     if accelerator.is_main_process:
+        missing = [
+            i
+            for i in range(accelerator.num_processes)
+            if not (tmp / "state" / f"random_states_{i}.pkl").is_file()
+        ]
+        if missing:
+            raise RuntimeError(f"{tmp}: RNG state of rank(s) {missing} missing after save_state")
         write_model_files(model, tmp, meta)
         kill_point("checkpoint.files")
         replace_dir(tmp, run_dir / f"step-{step:06d}")

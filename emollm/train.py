@@ -303,31 +303,42 @@ def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run 
                [p for g in optimizer.param_groups for p in g["params"]], table)  # fmt: skip
 
 
+def _supervised_weight(batch: dict, weights: torch.Tensor | None) -> torch.Tensor:
+    """The number of supervised target tokens of a batch (each weighted by its sample's class weight)."""
+    per_row = (batch["labels"][:, 1:] != -100).sum(dim=1).float()
+    return (per_row * weights).sum() if weights is not None else per_row.sum()
+
+
 def _optimizer_step(run: Run, step: int) -> dict[str, Any]:
-    """One optimizer step (grad accumulation, clipping); the step's log row."""
+    """One optimizer step (grad accumulation, clipping); the step's log row. The loss is the mean over every
+    supervised token of the step's global batch (all micro-batches, all processes), so N processes x batch b and
+    grad accumulation give the same update as one process with the whole batch."""
     t, acc = run.cfg.train, run.accelerator
     stage = "align" if step < t.align_steps else "instruct"
     lrs = stage_lrs(run.cfg, step)
     for group in run.optimizer.param_groups:
         group["lr"] = lrs[group["name"]]
+    batches = [next(run.stream) for _ in range(t.grad_accum)]
+    weights = [
+        class_weights_of(b["emotions"], run.class_weights) if run.class_weights else None for b in batches
+    ]
+    local = sum(_supervised_weight(b, w) for b, w in zip(batches, weights, strict=True)).to(acc.device)
+    total = acc.reduce(local.clone(), "sum").clamp(min=1)
     loss_sum = torch.zeros((), device=acc.device)
-    for micro in range(t.grad_accum):
-        batch = next(run.stream)
+    for micro, (batch, w) in enumerate(zip(batches, weights, strict=True)):
         sync = contextlib.nullcontext() if micro == t.grad_accum - 1 else acc.no_sync(run.prepared)
         adapters = run.model.lm.disable_adapter() if stage == "align" else contextlib.nullcontext()
         with sync, adapters, acc.autocast():
-            weights = class_weights_of(batch["emotions"], run.class_weights) if run.class_weights else None
-            out = run.prepared(
-                batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"], weights
-            )
-            loss = out.loss / t.grad_accum
+            out = run.prepared(batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"], w,
+                               reduction="sum")  # fmt: skip
+            loss = out.loss * acc.num_processes / total  # DDP averages gradients over processes
         acc.backward(loss)
-        loss_sum += loss.detach()
+        loss_sum += out.loss.detach()
     if t.max_grad_norm > 0:
         acc.clip_grad_norm_(run.trainable, t.max_grad_norm)
     run.optimizer.step()
     run.optimizer.zero_grad(set_to_none=True)
-    return {"step": step + 1, "stage": stage, "loss": acc.reduce(loss_sum, "mean").item(),
+    return {"step": step + 1, "stage": stage, "loss": (acc.reduce(loss_sum, "sum") / total).item(),
             "lr": lrs["lora" if stage == "instruct" else "projectors"]}  # fmt: skip
 
 

@@ -161,45 +161,6 @@ def test_accelerate_launch_train_then_chat_subprocess(tiny_lm, syn_data, tmp_pat
     )
 
 
-@pytest.mark.slow
-def test_two_process_cpu_ddp_trains_and_saves_once(tiny_lm, syn_data, tmp_path) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    launch = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        "29517",
-        "-m",
-        "emollm",
-        "train",
-    ]
-    run = tmp_path / "ddp"
-    res = subprocess.run(
-        launch
-        + tiny_overrides(tiny_lm, syn_data, run, train__steps=2, train__align_steps=1, train__save_every=2),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert res.returncode == 0, res.stderr[-4000:]
-    log = (run / "train.log").read_text()
-    assert "x 2 procs" in log
-    assert log.count("saved final checkpoint") == 1 and log.count("saved checkpoint") == 1
-    assert len((run / "log.jsonl").read_text().splitlines()) == 3
-    assert (run / "step-000002" / "state" / "random_states_1.pkl").is_file()
-
-
 def test_prepare_synthetic_cli(tmp_path, capsys) -> None:
     assert main(["prepare", "synthetic", "--out", str(tmp_path / "d"), "--limit", "20"]) == 0
     manifest = json.loads(capsys.readouterr().out)

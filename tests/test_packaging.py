@@ -47,4 +47,6 @@ def test_wheel_installs_into_a_fresh_venv_and_chats_from_another_folder(trained_
     out = subprocess.run([str(cli), "chat", "--ckpt", str(trained_ckpt), "--text", "I am thrilled", "--json"],
                          cwd=work, env=env, check=True, capture_output=True, text=True).stdout  # fmt: skip
     answer = json.loads(out[out.index("{") :])
-    assert answer["label"] == max(answer["scores"], key=answer["scores"].get) and answer["modalities"] == ["text"]
+    assert answer["label"] == max(answer["scores"], key=answer["scores"].get) and answer["modalities"] == [
+        "text"
+    ]

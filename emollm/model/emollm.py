@@ -128,10 +128,12 @@ class EmoLLM(nn.Module):
         features: dict[str, Features] | None = None,
         labels: Tensor | None = None,
         sample_weights: Tensor | None = None,
+        reduction: str = "mean",
     ) -> CausalLMOutput:
         """Causal-LM output. With `labels` (-100 marks ignored positions): the mean next-token loss over the
         supervised positions, with the LM head applied only there (`logits` `[n, V]` for those n positions), each
-        sample's tokens weighted by `sample_weights` `[B]` when given; without labels: logits `[B, L, V]`."""
+        sample's tokens weighted by `sample_weights` `[B]` when given (`reduction="sum"`: the weighted sum, for a
+        caller that normalises over a larger batch); without labels: logits `[B, L, V]`."""
         embeds = self.embed(input_ids, features or {})
         if labels is None:
             return self.lm(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False)
@@ -140,11 +142,13 @@ class EmoLLM(nn.Module):
         targets = labels[:, 1:]
         keep = targets != IGNORE_INDEX  # [B, L-1]: positions whose next token is supervised
         logits = base.get_output_embeddings()(hidden.last_hidden_state[:, :-1][keep])  # [n, V]
-        if sample_weights is None:
-            return CausalLMOutput(loss=F.cross_entropy(logits.float(), targets[keep]), logits=logits)
         per_token = F.cross_entropy(logits.float(), targets[keep], reduction="none")
-        weights = sample_weights.to(per_token.device)[:, None].expand_as(keep)[keep]
-        return CausalLMOutput(loss=(per_token * weights).sum() / weights.sum(), logits=logits)
+        if sample_weights is None:
+            weights = torch.ones_like(per_token)
+        else:
+            weights = sample_weights.to(per_token.device)[:, None].expand_as(keep)[keep]
+        loss = (per_token * weights).sum()
+        return CausalLMOutput(loss=loss if reduction == "sum" else loss / weights.sum(), logits=logits)
 
     def fingerprint(self) -> str:
         """A hash of what the model computes: trainable weights, base LM, prompt template, labels and config."""
