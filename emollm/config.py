@@ -25,6 +25,8 @@ class LMConfig:
 
     name_or_path: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
     """Hub id or local folder of a causal LM (any LLaMA-style decoder)."""
+    revision: str = ""
+    """Hub revision (branch, tag or commit) to pin when name_or_path is a hub id; "" = the default branch."""
     dtype: str = "float32"
     """Weights dtype: float32 | bfloat16 | float16."""
     quantization: str = "none"
@@ -148,6 +150,9 @@ class TrainConfig:
     """Stop cleanly after this many steps in this invocation (for time-sliced jobs); 0 = no limit."""
     num_workers: int = 0
     """DataLoader worker processes."""
+    trackers: list[str] = field(default_factory=lambda: ["auto"])
+    """Experiment trackers (accelerate's names: tensorboard, wandb, mlflow, ...; auto = tensorboard when installed;
+    [] = none). TensorBoard writes into the run folder."""
     class_weighting: str = "none"
     """none | inverse | sqrt_inverse: weight each sample's answer loss by its class's inverse training frequency
     (or its square root), for UAR on imbalanced corpora such as MELD."""

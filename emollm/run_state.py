@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 import logging
@@ -39,14 +40,23 @@ def setup_logging(run_dir: Path, is_main: bool) -> None:
         root.addHandler(file_handler)
 
 
-def trackers() -> list[str]:
-    """Experiment trackers to log to: tensorboard when it is installed, else none."""
-    try:
-        import tensorboard  # noqa: F401
+def trackers(names: list[str] | None = None) -> list[str]:
+    """The accelerate trackers to log to: the names given (tensorboard, wandb, mlflow, comet_ml, aim, clearml,
+    dvclive, ...); `auto` (the default) = tensorboard when it is installed (it is in emollm's requirements)."""
+    from accelerate.tracking import LOGGER_TYPE_TO_CLASS
 
-        return ["tensorboard"]
-    except ImportError:
-        return []
+    chosen = []
+    for name in ["auto"] if names is None else names:
+        if name == "auto":
+            if importlib.util.find_spec("tensorboard") is not None:
+                chosen.append("tensorboard")
+        elif name in LOGGER_TYPE_TO_CLASS:
+            chosen.append(name)
+        else:
+            raise ValueError(
+                f"unknown tracker {name!r}; valid: auto, {', '.join(sorted(LOGGER_TYPE_TO_CLASS))}"
+            )
+    return list(dict.fromkeys(chosen))
 
 
 def save_step(

@@ -148,7 +148,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> Path:
     accelerator = Accelerator(
         cpu=not torch.cuda.is_available(),
         mixed_precision=resolve_mixed_precision(t.mixed_precision),
-        log_with=trackers() or None,
+        log_with=trackers(t.trackers) or None,
         project_dir=str(t.out_dir),
         kwargs_handlers=kwargs,
     )
@@ -281,7 +281,7 @@ def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run 
             truncate_log(run_dir, start)  # rows after the checkpoint are recomputed, not duplicated
         log.info("resumed from %s at step %d", resume_dir, start)
     total = t.align_steps + t.steps
-    if trackers():
+    if trackers(t.trackers):
         accelerator.init_trackers("emollm", config={"steps": total, "batch_size": t.batch_size, "lr": t.lr})
     log.info("training %d steps (%d align + %d instruct) from step %d; %d examples, batch %d x %d accum x %d procs",
              total, t.align_steps, t.steps, start, len(train_ds), t.batch_size, t.grad_accum,

@@ -84,11 +84,20 @@ def test_experiment_tracker_receives_the_config_and_every_step(
             self.rows.append((step, dict(values)))
 
     recorder = Recorder()
-    monkeypatch.setattr("emollm.train.trackers", lambda: [recorder])
+    monkeypatch.setattr("emollm.train.trackers", lambda names: [recorder])
     train(load_config(None, tiny_overrides(tiny_lm, syn_data, tmp_path / "run", train__steps=3)))
     assert recorder.config["steps"] == 3 and recorder.config["batch_size"] > 0
     assert [step for step, _ in recorder.rows] == [1, 2, 3]
     assert [row["loss"] for _, row in recorder.rows] == pytest.approx(losses(tmp_path / "run"))
+    from emollm.run_state import trackers
+
+    assert (
+        trackers(["auto"]) == ["tensorboard"]
+        and trackers([]) == []
+        and trackers(["wandb", "auto"]) == ["wandb", "tensorboard"]
+    )
+    with pytest.raises(ValueError, match="unknown tracker 'tensorbored'"):
+        trackers(["tensorbored"])
 
 
 def test_resume_equals_uninterrupted(tiny_lm, syn_data, tmp_path) -> None:

@@ -11,7 +11,7 @@ import torch
 
 from emollm.data.media import MediaError, load_audio, load_video_audio
 from emollm.encoders.base import FrozenModule, PerClipEncoder, freeze, hash_config, hash_module
-from emollm.hub import packaged_whisper_dir
+from emollm.hub import packaged_whisper_dir, pretrained_kwargs
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm"}
 RATE = 16000
@@ -157,13 +157,15 @@ class HFAudioEncoder(PerClipEncoder, FrozenModule):
         layer: int = -1,
         pool: int = 1,
         min_rate: int | None = None,
+        revision: str = "",
     ) -> None:
         super().__init__()
         from transformers import AutoFeatureExtractor, AutoModel
 
         self.name, self.modality, self.source = "hf_audio", modality, name_or_path
-        self.extractor = AutoFeatureExtractor.from_pretrained(name_or_path)
-        model = AutoModel.from_pretrained(name_or_path)
+        hub = pretrained_kwargs(name_or_path, revision)
+        self.extractor = AutoFeatureExtractor.from_pretrained(name_or_path, **hub)
+        model = AutoModel.from_pretrained(name_or_path, **hub)
         self.model = (
             model.get_encoder()
             if hasattr(model, "get_encoder") and model.config.is_encoder_decoder

@@ -30,6 +30,7 @@ from torch import Tensor
 
 from emollm.data.media import MediaError, SensorRecording, load_sensor
 from emollm.encoders.base import FrozenModule, PerClipEncoder, hash_config, hash_module, pad_frames
+from emollm.hub import pretrained_kwargs
 
 EEG_BANDS = {"delta": (1, 4), "theta": (4, 8), "alpha": (8, 13), "beta": (13, 30), "gamma": (30, 45)}
 FEATURES = {
@@ -280,13 +281,15 @@ class HFTimeSeriesEncoder(PerClipEncoder, FrozenModule):
         rate: float,
         modality: str = "sensor",
         layer: int = -1,
+        revision: str = "",
     ) -> None:
         super().__init__()
         from transformers import AutoConfig, AutoModel
 
         self.name, self.modality, self.source = "hf_timeseries", modality, name_or_path
-        config = AutoConfig.from_pretrained(name_or_path)
-        self.model = AutoModel.from_pretrained(name_or_path)
+        hub = pretrained_kwargs(name_or_path, revision)
+        config = AutoConfig.from_pretrained(name_or_path, **hub)
+        self.model = AutoModel.from_pretrained(name_or_path, **hub)
         self.channels, self.rate, self.layer = [c.lower() for c in channels], float(rate), layer
         self.context = int(config.context_length)
         if getattr(config, "num_input_channels", len(self.channels)) != len(self.channels):

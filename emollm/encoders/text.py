@@ -12,20 +12,24 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from emollm.hub import resolve_text_model
+from emollm.hub import pretrained_kwargs, resolve_text_model
 
 
 class SentenceEncoder:
     """Frozen sentence embeddings `[B, D]` of texts."""
 
     def __init__(
-        self, name_or_path: str = "sentence-transformers/all-MiniLM-L6-v2", batch_size: int = 64
+        self,
+        name_or_path: str = "sentence-transformers/all-MiniLM-L6-v2",
+        batch_size: int = 64,
+        revision: str = "",
     ) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         path = resolve_text_model(name_or_path)
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path).eval()
+        hub = pretrained_kwargs(path, revision)
+        self.tokenizer = AutoTokenizer.from_pretrained(path, **hub)
+        self.model = AutoModel.from_pretrained(path, **hub).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.dim = int(self.model.config.hidden_size)

@@ -16,6 +16,7 @@ import torch
 from emollm.data.media import load_video
 from emollm.encoders.base import FrozenModule, PerClipEncoder, freeze, hash_module
 from emollm.encoders.face import IMAGE_SUFFIXES, read_image
+from emollm.hub import pretrained_kwargs
 
 
 class HFVisionEncoder(PerClipEncoder, FrozenModule):
@@ -30,6 +31,7 @@ class HFVisionEncoder(PerClipEncoder, FrozenModule):
         num_frames: int = 8,
         sample_fps: float | None = None,
         max_frames: int = 32,
+        revision: str = "",
     ) -> None:
         super().__init__()
         from transformers import AutoImageProcessor, AutoModel
@@ -37,8 +39,9 @@ class HFVisionEncoder(PerClipEncoder, FrozenModule):
         if pool not in ("cls", "mean"):
             raise ValueError(f"pool must be cls or mean, got {pool!r}")
         self.name, self.modality, self.source = "hf_vision", modality, name_or_path
-        self.processor = AutoImageProcessor.from_pretrained(name_or_path)
-        model = AutoModel.from_pretrained(name_or_path)
+        hub = pretrained_kwargs(name_or_path, revision)
+        self.processor = AutoImageProcessor.from_pretrained(name_or_path, **hub)
+        model = AutoModel.from_pretrained(name_or_path, **hub)
         self.model = getattr(model, "vision_model", model)  # CLIP/SigLIP: the vision tower only
         config = self.model.config
         self.clip_frames = int(

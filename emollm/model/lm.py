@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from emollm.config import LMConfig
-from emollm.hub import PACKAGED_LMS, resolve_lm
+from emollm.hub import PACKAGED_LMS, pretrained_kwargs, resolve_lm
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +37,13 @@ def load_lm(cfg: LMConfig, device: torch.device | str = "cpu") -> tuple[nn.Modul
 
     path = resolve_lm(cfg.name_or_path, cfg.allow_packaged)
     dtype = DTYPES[cfg.dtype]
-    kwargs: dict[str, object] = {"dtype": dtype}
+    hub = pretrained_kwargs(path, cfg.revision)
+    kwargs: dict[str, object] = {"dtype": dtype, **hub}
     quant = quantization_config(cfg, torch.float32 if dtype == torch.float32 else dtype)
     if quant is not None:
         kwargs.update(quantization_config=quant, device_map={"": str(device)})
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(path, **hub)
         lm = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except OSError as exc:
         hint = (
