@@ -27,6 +27,7 @@ VERBS: dict[str, str] = {
     "baseline": "baseline",
     "quickstart": "quickstart",
     "results": "results",
+    "export": "export",
 }
 
 
