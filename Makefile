@@ -4,8 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2
 STAMP := $(VENV)/.installed
+BROWSER := $(VENV)/.browser
 
-.PHONY: quickstart test test-integration lint venv clean results bench
+.PHONY: quickstart test test-integration lint venv clean results bench serve
 
 venv: $(STAMP)
 
@@ -20,7 +21,18 @@ $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 quickstart: $(STAMP)
 	$(OFFLINE) $(VENV)/bin/emollm quickstart $(ARGS)
 
-test: $(STAMP)
+# The web demo on the quickstart checkpoint (run `make quickstart` first): http://127.0.0.1:7860
+serve: $(STAMP)
+	$(OFFLINE) $(VENV)/bin/emollm serve --ckpt runs/quickstart/final --baseline runs/quickstart/baselines/early $(ARGS)
+
+# Debian's chromium for the web demo's browser test (Playwright drives it; it downloads no browser).
+$(BROWSER): | $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)); } || \
+	  echo "chromium is not installed (needs root and apt-get): the browser test will be skipped"
+	@touch $@
+
+test: $(STAMP) $(BROWSER)
 	$(OFFLINE) $(PY) -m pytest -q -p no:cacheprovider $(ARGS)
 
 test-integration: $(STAMP)

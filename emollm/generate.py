@@ -176,8 +176,10 @@ def generate_answers(
     max_new_tokens: int = 96,
     question: str | None = None,
     turns: Sequence[tuple[str, str]] = (),
+    streamer: Any = None,
 ) -> list[str]:
-    """Greedy answers, one per sample (left-padded batch through `generate` on input embeddings)."""
+    """Greedy answers, one per sample (left-padded batch through `generate` on input embeddings); a transformers
+    `streamer` (e.g. TextIteratorStreamer) receives the tokens as they come (one sample)."""
     model.eval()
     prompts = [_prompt_ids(model, s, question, turns) for s in samples]
     input_ids, attention_mask = pad_ids(prompts, model.tokenizer.pad_token_id, side="left")
@@ -192,6 +194,7 @@ def generate_answers(
         pad_token_id=model.tokenizer.pad_token_id,
         eos_token_id=model.tokenizer.eos_token_id,
         bad_words_ids=placeholder_ids or None,
+        streamer=streamer,
     )
     return [model.tokenizer.decode(row, skip_special_tokens=True).strip() for row in out]
 

@@ -158,3 +158,19 @@ def emodb_labelled(syn_data: Path, out: Path) -> Path:
 def is_png(path: Path) -> bool:
     """True when `path` is a file that starts with the PNG signature."""
     return path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="session")
+def media_ckpt(tiny_lm, tmp_path_factory) -> tuple[Path, Path]:
+    """A tiny LM trained 2 steps on a small generated raw-media corpus with the quickstart's real encoders."""
+    from emollm.config import load_config
+    from emollm.data.synthetic import SyntheticSpec, generate
+    from emollm.train import train
+
+    root = tmp_path_factory.mktemp("media")
+    generate(root / "d", SyntheticSpec(n_train=8, n_dev=2, n_test=6, media=True, seed=5, missing_rate=0.0))
+    cfg = load_config(ROOT / "configs" / "quickstart.yaml", [
+        f"lm.name_or_path={tiny_lm}", f"data.train={root / 'd' / 'train.jsonl'}", f"train.out_dir={root / 'run'}",
+        "train.steps=2", "train.align_steps=0", "train.batch_size=4", "train.mixed_precision=no",
+        f"data.cache_dir={root / 'cache'}", "lm.lora_r=4", "lm.lora_alpha=8"])  # fmt: skip
+    return train(cfg), root / "d"

@@ -33,7 +33,7 @@ LAYERS = [
         "emollm.export",
     ),
     ("emollm.evaluation", "emollm.baselines"),
-    ("emollm.experiments",),
+    ("emollm.experiments", "emollm.serve"),
     ("emollm.cli", "emollm.__main__"),
 ]
 FACADE = {"emollm"}  # `emollm.load` defers its import so `import emollm` stays light

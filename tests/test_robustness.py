@@ -3,29 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from emollm.cli import main
 from tests.conftest import is_png
-
-
-@pytest.fixture(scope="module")
-def media_ckpt(tiny_lm, tmp_path_factory) -> tuple[Path, Path]:
-    """A tiny LM trained 2 steps on a small generated raw-media corpus with the quickstart's real encoders."""
-    from emollm.config import load_config
-    from emollm.data.synthetic import SyntheticSpec, generate
-    from emollm.train import train
-    from tests.conftest import ROOT
-
-    root = tmp_path_factory.mktemp("media")
-    generate(root / "d", SyntheticSpec(n_train=8, n_dev=2, n_test=6, media=True, seed=5, missing_rate=0.0))
-    cfg = load_config(ROOT / "configs" / "quickstart.yaml", [
-        f"lm.name_or_path={tiny_lm}", f"data.train={root / 'd' / 'train.jsonl'}", f"train.out_dir={root / 'run'}",
-        "train.steps=2", "train.align_steps=0", "train.batch_size=4", "train.mixed_precision=no",
-        f"data.cache_dir={root / 'cache'}", "lm.lora_r=4", "lm.lora_alpha=8"])  # fmt: skip
-    return train(cfg), root / "d"
 
 
 def test_robustness_conditions_and_report(media_ckpt, tmp_path, capsys) -> None:

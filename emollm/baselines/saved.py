@@ -104,6 +104,28 @@ def load_baseline(folder: str | Path) -> tuple[torch.nn.Module, dict[str, Any], 
     return model, meta, load_config(folder / "config.yaml"), stats
 
 
+def baseline_predictions(
+    folder: str | Path, data: str | Path, cache_dir: str | Path, media_roots: Sequence[str | Path] = ()
+) -> tuple[list[dict[str, Any]], list[dict], dict[str, Any]]:
+    """Prediction rows (eval format) of a saved classification baseline on a split file, the samples it could not
+    use, and its baseline.json."""
+    model, meta, cfg, stats = load_baseline(folder)
+    if meta["task"] != "classification":
+        raise ValueError(f"{folder}: evaluating a regression baseline on a split file is not supported here")
+    fs = load_features(cfg, data, cache_dir, meta["text_encoder"], media_roots)
+    if len(fs) == 0:
+        return [], fs.skipped, meta
+    apply_stats(fs, stats, meta["per_speaker_norm"])
+    began = time.time()
+    with torch.no_grad():
+        probs = predict_proba(model, fs)
+    per = (time.time() - began) / len(fs)
+    rows = prediction_rows(fs, probs, tuple(meta["labels"]))
+    for row in rows:
+        row["score_seconds"] = round(per, 6)
+    return rows, fs.skipped, meta
+
+
 def evaluate_baseline(
     folder: str | Path,
     data: str | Path,
@@ -116,37 +138,28 @@ def evaluate_baseline(
     """Score a saved classification baseline on a split file (gold labels first mapped into its label space by
     `label_map`); write OUT/predictions.jsonl, OUT/metrics.json and (with `report`) OUT/report.{md,html}. Media may
     lie under the split's folder or one of `media_roots`."""
-    model, meta, cfg, stats = load_baseline(folder)
-    if meta["task"] != "classification":
-        raise ValueError(f"{folder}: evaluating a regression baseline on a split file is not supported here")
+    meta, cfg = read_baseline_meta(folder), load_config(Path(folder) / "config.yaml")
     out = Path(out)
     mapping = None
     roots = [*media_roots]
     if label_map is not None:
         roots += split_roots(data)  # the mapped copy in OUT points back at the split's media
         data, _, mapping = map_split_into(data, label_map, meta["label_set"], out, allow_other=False)
-    cache = cache_dir or cfg.data.cache_dir or out / "cache"
-    fs = load_features(cfg, data, cache, meta["text_encoder"], roots)
-    if len(fs) == 0:
+    rows, skipped, meta = baseline_predictions(
+        folder, data, cache_dir or cfg.data.cache_dir or out / "cache", roots
+    )
+    if not rows:
         raise ValueError(f"{data}: no usable samples for baseline {meta['fusion']}")
-    apply_stats(fs, stats, meta["per_speaker_norm"])
-    began = time.time()
-    with torch.no_grad():
-        probs = predict_proba(model, fs)
-    per = (time.time() - began) / len(fs)
     labels = tuple(meta["labels"])
-    rows = prediction_rows(fs, probs, labels)
-    for row in rows:
-        row["score_seconds"] = round(per, 6)
     score = score_rows(rows, labels)
-    score["seconds_per_sample"] = per
+    score["seconds_per_sample"] = sum(r["score_seconds"] for r in rows) / len(rows)
     metrics = {"score": score, "baseline": meta["fusion"], "checkpoint": str(folder), "data": str(data),
-               "n_bad": len(fs.skipped), "label_map": mapping}  # fmt: skip
-    metrics["generated_data"] = any(i.startswith("syn-") for i in fs.ids)
+               "n_bad": len(skipped), "label_map": mapping}  # fmt: skip
+    metrics["generated_data"] = any(r["id"].startswith("syn-") for r in rows)
     write_jsonl(out / "predictions.jsonl", rows)
     atomic_write_json(out / "metrics.json", metrics)
-    if fs.skipped:
-        atomic_write_json(out / "bad_samples.json", fs.skipped)
+    if skipped:
+        atomic_write_json(out / "bad_samples.json", skipped)
     if not report:
         return metrics
 

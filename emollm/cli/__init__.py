@@ -28,6 +28,7 @@ VERBS: dict[str, str] = {
     "quickstart": "quickstart",
     "results": "results",
     "export": "export",
+    "serve": "serve",
 }
 
 
