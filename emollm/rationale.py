@@ -161,6 +161,36 @@ def describe(cues: dict[str, Any], template: dict[str, Any] | None = None) -> st
     return text[0].upper() + text[1:] + "."
 
 
+CUE_GROUP = {"video": "face", "audio": "voice", "sensor": "physiology"}
+
+
+def cues_without(measured: dict[str, Any], dropped: list[str]) -> dict[str, Any]:
+    """The measured cues with those of `dropped` modalities removed and the modalities named missing."""
+    cues = {k: v for k, v in measured.items() if k not in {CUE_GROUP[m] for m in dropped}}
+    cues["missing"] = [m for m in MODALITY_WORDS if m in {*measured.get("missing", []), *dropped}]
+    return cues
+
+
+def rationale_without(measured: dict[str, Any], dropped: list[str]) -> str:
+    """The rationale of a sample whose `dropped` inputs were hidden: only the remaining inputs' measured cues."""
+    return describe(cues_without(measured, dropped))
+
+
+def absent_citations(text: str, inputs: set[str]) -> list[str]:
+    """Claims of a rationale about inputs the model was not given (`inputs`: modalities present, plus "text")."""
+    needs = {
+        "face": "video",
+        "voice_z": "audio",
+        "pitch_abs": "audio",
+        "heart": "sensor",
+        "scr": "sensor",
+        "text": "text",
+    }
+    found = [f"{kind} claim without {needs[kind]} input: {m[0]!r}" for kind, pattern in CLAIMS.items() if kind in needs
+             for m in pattern.finditer(text) if needs[kind] not in inputs]  # fmt: skip
+    return found
+
+
 CLAIMS = {
     "face": re.compile(r"face mostly (\w+) \(p = (\d\.\d\d)\)", re.I),
     "voice_z": re.compile(r"(pitch|loudness|speaking rate) (high|low|typical) \(([+-]\d+\.\d) SD\)", re.I),

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from emollm.config import load_config
 from emollm.rationale import annotate_file, describe, text_cues, verify_rationale
@@ -132,3 +133,50 @@ def test_level_tolerance_accepts_right_levels_with_wrong_numbers_only() -> None:
         "Pitch low (-0.9 SD); face mostly sad (p = 0.82); the voice sounds odd.", CUES, tolerance="levels"
     )
     assert claims == 3 and len(problems) == 3
+
+
+def test_rationales_of_the_remaining_inputs_and_claims_about_absent_ones() -> None:
+    from emollm.rationale import absent_citations, cues_without, rationale_without
+
+    measured = {"face": {"expression": "happy", "p": 0.61}, "voice": {"pitch": 30.0, "loudness": 0.5, "voiced_rate": 2.0,
+                "z": {"pitch": 1.2}}, "physiology": {"hr": 82.0, "hr_change": 3.0}, "missing": []}  # fmt: skip
+    assert cues_without(measured, ["video", "sensor"]) == {
+        "voice": measured["voice"],
+        "missing": ["video", "sensor"],
+    }
+    text = rationale_without(measured, ["video", "sensor"])
+    assert text == "Pitch high (+1.2 SD); no face video or physiology available."
+    assert verify_rationale(text, cues_without(measured, ["video", "sensor"])) == []
+    full = describe(measured)
+    assert absent_citations(full, {"video", "audio", "sensor"}) == []
+    cited = absent_citations(full, {"audio", "text"})
+    assert len(cited) == 2 and any("face" in c for c in cited) and any("heart" in c for c in cited)
+
+
+def test_modality_dropout_keeps_a_rationale_of_what_remains(tiny_cfg, syn_data) -> None:
+    import json as _json
+
+    from emollm.data.dataset import ModalityDropout, build_dataset
+    from emollm.data.sample import load_samples
+    from emollm.model.emollm import EmoLLM
+    from emollm.rationale import rationale_without
+
+    model = EmoLLM.from_config(tiny_cfg)
+    samples, _ = load_samples(syn_data / "train.jsonl", model.labels)
+    sample = next(s for s in samples if len(s.media) == 3)
+    sample.meta["measured"] = {"face": {"expression": "sad", "p": 0.7}, "voice": {"pitch": 20.0, "loudness": 0.2,
+                               "voiced_rate": 1.0, "z": {"pitch": -1.1}}, "physiology": {"hr": 70.0, "hr_change": -2.0},
+                               "missing": []}  # fmt: skip
+    ds, _ = build_dataset([sample], model.tokenizer, model.template, model.tokens, model.labels, 512)
+    torch.manual_seed(0)
+    row = ModalityDropout(
+        0.999, model.tokenizer, model.template, model.tokens, model.labels, rationale_without
+    )(ds[0])
+    answer = model.tokenizer.decode(row["input_ids"][row["prompt_len"] :], skip_special_tokens=True)
+    kept = _json.loads(row["media"])
+    assert len(kept) == 0 and sample.text  # everything dropped but the transcript
+    assert (
+        "face" not in answer.lower()
+        and "heart" not in answer.lower()
+        and "no face video or voice or physiology available" in answer
+    )

@@ -115,7 +115,9 @@ def test_demo_in_a_headless_browser(server, tmp_path) -> None:
             page.click("#download")
         saved = json.loads(Path(download.value.path()).read_text())
         assert saved["label"] == label and set(saved["scores"]) == {"neutral", "happy", "sad", "angry"}
-        assert "answer" in saved and "".join(streamed.split()) == "".join(saved["answer"].split())  # streamed = generated
+        assert "answer" in saved and "".join(streamed.split()) == "".join(
+            saved["answer"].split()
+        )  # streamed = generated
         page.uncheck("#toggles input[data-m='video']")  # re-score without the video, live
         page.wait_for_function("() => !document.querySelector('#modalities').textContent.includes('video')")
         assert "audio" in page.text_content("#modalities")

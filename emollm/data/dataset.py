@@ -193,8 +193,10 @@ def encode_media(encoders: dict[str, Encoder], media: Sequence[dict[str, str]]) 
 
 class ModalityDropout:
     """Hide each present modality of a training sample with probability `p` (at least one input stays): the prompt
-    loses its placeholder and names it unavailable, and the answer is label-only, since the sample's rationale may
-    cite cues of the hidden input. Draws from torch's global RNG, so an accelerate resume reproduces them."""
+    loses its placeholder and names it unavailable. The answer's rationale is rebuilt from the measured cues of the
+    inputs that remain (`rationale_without(meta.measured, dropped)`, e.g. `emollm.rationale.rationale_without`), so
+    the model learns to cite only what it was given; without measured cues (or that function) the answer is
+    label-only. Draws from torch's global RNG, so an accelerate resume reproduces them."""
 
     def __init__(
         self,
@@ -203,6 +205,8 @@ class ModalityDropout:
         template: PromptTemplate,
         tokens: dict[str, ModalityTokens],
         labels: tuple[str, ...],
+        rationale_without: Any = None,
+        with_rationale: bool = True,
     ) -> None:
         self.p, self.tokenizer, self.template, self.tokens, self.labels = (
             p,
@@ -211,6 +215,7 @@ class ModalityDropout:
             tokens,
             labels,
         )
+        self.rationale_without, self.with_rationale = rationale_without, with_rationale
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         """The row itself, or a re-tokenised copy without the dropped modalities."""
@@ -221,10 +226,15 @@ class ModalityDropout:
             drop = drop[:-1]
         if not drop:
             return row
-        kept = dataclasses.replace(
-            sample, media={m: r for m, r in sample.media.items() if m not in drop}, messages=None
+        measured = sample.meta.get("measured")
+        rationale = None
+        if self.with_rationale and self.rationale_without is not None and measured is not None:
+            rationale = self.rationale_without(measured, drop)
+        kept = dataclasses.replace(sample, media={m: r for m, r in sample.media.items() if m not in drop},
+                                   messages=None, rationale=rationale)  # fmt: skip
+        msgs = sample_messages(
+            kept, self.template, self.tokens, self.labels, True, with_rationale=rationale is not None
         )
-        msgs = sample_messages(kept, self.template, self.tokens, self.labels, True, with_rationale=False)
         ids, prompt_len = tokenize_messages(self.tokenizer, msgs, with_answer=True)
         return {
             **row,

@@ -30,7 +30,7 @@ from emollm.evaluation.summary import dropped_accounting, summarize
 from emollm.generate import generate_answers, label_prefix, score_labels
 from emollm.io import atomic_write_json, atomic_write_text, sha256_file, write_jsonl
 from emollm.parse import parse_answer, parse_va
-from emollm.rationale import complete_clauses, grounding
+from emollm.rationale import absent_citations, complete_clauses, grounding
 
 if TYPE_CHECKING:
     from emollm.model.emollm import EmoLLM
@@ -76,6 +76,8 @@ def _generated_rows(
     for row, answer, sample in zip(rows, answers, batch, strict=True):
         parsed = parse_answer(answer, model.labels, model.label_set)
         row["predicted"], row["answer"], row["parsed_via"] = parsed.label, answer, parsed.via
+        given = set(sample.media) | ({"text"} if sample.text else set())
+        row["rationale_absent"] = absent_citations(parsed.rationale or answer, given)
         row["generate_seconds"] = round(per, 4)
         if model.template.answer_va and sample_va(sample) is not None:
             row["gold_va"], row["predicted_va"] = sample_va(sample), parse_va(answer)
