@@ -33,7 +33,9 @@ def summarize(rows: list[dict[str, Any]], labels: tuple[str, ...], modes: tuple[
     if "generate" in modes:  # answers read from a lone label word rather than an `Emotion: X` line
         result["generate"]["fallback_rate"] = sum(r.get("parsed_via") == "word" for r in rows) / len(rows)
         # generated rationales that cite a cue of an input the model was not given (face without video, ...)
-        result["generate"]["rationale_absent_rate"] = sum(bool(r.get("rationale_absent")) for r in rows) / len(rows)
+        result["generate"]["rationale_absent_rate"] = sum(
+            bool(r.get("rationale_absent")) for r in rows
+        ) / len(rows)
     if "score" in modes:
         conf = [max(r["scores"].values()) for r in rows]
         result["score"]["calibration"] = reliability(conf, [r["scored_label"] == r["gold"] for r in rows])

@@ -225,7 +225,8 @@ def generated(out: Path, steps: int = 400) -> dict[str, Any]:
     data = task / "data"
     prepare_data("synthetic", data, 0, 128)
     overrides = [f"data.train={data / 'train.jsonl'}", f"data.test={data / 'test.jsonl'}", f"data.cache_dir={task / 'cache'}",
-                 f"train.out_dir={task / 'llm'}", f"train.steps={steps}", "train.align_steps=40", "train.lr=5e-4"]  # fmt: skip
+                 f"train.out_dir={task / 'llm'}", f"train.steps={steps}", "train.align_steps=40", "train.lr=5e-4",
+                 "train.modality_dropout=0.3"]  # fmt: skip
     cfg = load_config(resource_dir("configs") / "quickstart.yaml", overrides)
     features_and_rationales(cfg, data)
     final, seconds = trained("quickstart.yaml", overrides)
@@ -239,13 +240,18 @@ def generated(out: Path, steps: int = 400) -> dict[str, Any]:
     for name in GENERATED_BASELINES:
         systems[name] = brief(_reuse(task / "eval" / name)["score"])
     best = max(GENERATED_BASELINES, key=lambda n: systems[n]["uar"])
-    robust = run_robustness([llm_system(load_checkpoint(final), ("score",), 16, task / "cache"),
+    robust = run_robustness([llm_system(load_checkpoint(final), ("score", "generate"), 16, task / "cache"),
                              baseline_system(task / "eval" / best, task / "cache")],
-                            data / "test.jsonl", task / "robustness", only=["without"])  # fmt: skip
+                            data / "test.jsonl", task / "robustness", only=["without", "only:text"])  # fmt: skip
     for name, row in robust["systems"].items():
         key = "llm" if name == "llm" else best
         systems[key]["drop_without"] = {c["name"].split(":", 1)[1]: c["delta_uar"] for c in row["conditions"]
                                         if c["name"].startswith("without:")}  # fmt: skip
+    text_only = json.loads(
+        (task / "robustness" / "conditions" / "only_text" / "llm" / "metrics.json").read_text()
+    )
+    systems["llm"]["text_only_queries"] = {k: v for k, v in text_only["generate"].items()
+                                           if k.startswith("rationale_") or k in ("uar", "n")}  # fmt: skip
     systems["best_baseline"] = best
     return _with_comparisons(systems, task)
 

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from emollm.evaluation.report.page import Report
+from emollm.evaluation.report.page import Report, plot_bars
 from emollm.experiments import result_tasks as tasks
 from emollm.io import atomic_write_json
 
@@ -68,8 +68,9 @@ def run_results(
     write_report(out, summary)
     if publish:
         Path(publish).mkdir(parents=True, exist_ok=True)
-        for file in ("summary.json", "report.md"):
-            shutil.copy(out / file, Path(publish) / file)
+        for file in ("summary.json", "report.md", "report.html", *(f"{t}.png" for t in summary)):
+            if (out / file).is_file():
+                shutil.copy(out / file, Path(publish) / file)
     return summary
 
 
@@ -101,4 +102,9 @@ def write_report(out: Path, summary: dict[str, Any]) -> Path:
                         f"McNemar p = {c['mcnemar']['p_value']:.4f}.")  # fmt: skip
         if systems.get("note"):
             report.para(str(systems["note"]))
+        uar = {name: m.get("score", m)["uar"] for name, m in systems.items() if isinstance(m, dict)
+               and isinstance(m.get("score", m), dict) and "uar" in m.get("score", m)}  # fmt: skip
+        if uar:
+            plot_bars({"UAR": uar}, out / f"{task}.png", f"{task}: UAR (label scoring)", "UAR")
+            report.image(f"{task}.png", f"{task}: UAR per system")
     return report.write(out)
