@@ -42,6 +42,7 @@ from emollm.labels import get_labels  # noqa: E402
 from emollm.model.emollm import EmoLLM  # noqa: E402
 from emollm.parse import parse_answer  # noqa: E402
 from emollm.precision import resolve_mixed_precision  # noqa: E402
+from emollm.rationale import describe, text_cues  # noqa: E402
 
 LM = "HuggingFaceTB/SmolLM2-135M-Instruct"
 # The loop as it was before this benchmark existed (emollm 0.1 defaults), and the recipe shipped now.
@@ -69,7 +70,12 @@ def meld_split(out: Path, split: str = "train") -> Path:
         return out / f"{split}.jsonl"
     from emollm.data.synthetic import SyntheticSpec, generate
 
-    generate(out, SyntheticSpec(n_train=480, seed=0))
+    if not (out / "manifest.json").is_file():  # no MELD here: the generated corpus's transcripts, text only
+        generate(out, SyntheticSpec(n_train=480, seed=0))
+        for name in ("train", "dev", "test"):
+            rows = [json.loads(x) for x in (out / f"{name}.jsonl").read_text().splitlines()]
+            (out / f"{name}.jsonl").write_text("".join(json.dumps({k: v for k, v in r.items() if k != "media"}) + "\n"
+                                                       for r in rows))  # fmt: skip
     return out / f"{split}.jsonl"
 
 
@@ -156,14 +162,17 @@ def training(data: Path, n_batches: int, batch: int = 8) -> dict[str, Any]:
     return result
 
 
-def fit_briefly(model: EmoLLM, data: Path, steps: int, batch: int = 8) -> None:
-    """A short class-balanced fine-tune (lr 2e-3) so the model answers in the trained format before inference is
-    timed: generation then stops where label-only answers end, as it does for a trained checkpoint."""
+def fit_briefly(model: EmoLLM, data: Path, steps: int, batch: int = 8, rationale: bool = False) -> None:
+    """A short fine-tune (lr 1e-3) so the model answers in a trained format before inference is timed: label-only
+    answers, or (`rationale`) the label plus a cue-grounded rationale of the transcript's emotion words, as the
+    project's default answer format has; generation then stops where such answers end."""
     samples, _ = load_samples(data, model.labels)
-    by_label = {lab: [s for s in samples if s.emotion == lab] for lab in model.labels}
-    rng = random.Random(2)
-    chosen = [rng.choice(by_label[model.labels[i % len(model.labels)]]) for i in range(batch * (steps + 1))]
-    train_steps(model, _batches(model, chosen, batch, grouped=True), legacy=False, precision="no", lr=2e-3)
+    chosen = random.Random(2).sample(samples, batch * (steps + 1))
+    for s in chosen:
+        s.rationale = (
+            describe({"text": text_cues(s.text)} if text_cues(s.text) else {}) if rationale else None
+        )
+    train_steps(model, _batches(model, chosen, batch, grouped=True), legacy=False, precision="no", lr=1e-3)
 
 
 def inference(model: EmoLLM, test: Path, n: int, batch: int = 8, max_new_tokens: int = 64) -> dict[str, Any]:
