@@ -19,6 +19,7 @@ import yaml
 
 from emollm.checkpoint import REQUIRED, check_checkpoint, load_checkpoint
 from emollm.io import atomic_dir, atomic_write_json, atomic_write_text
+from emollm.model.emollm import EmoLLM
 
 DEFINITIONS = {
     "accuracy": "correct / all (= WAR)",
@@ -77,7 +78,7 @@ def _metrics_lines(scores: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def model_card(model: Any, cfg: dict[str, Any], scores: dict[str, Any] | None, merged: bool) -> str:
+def model_card(model: EmoLLM, cfg: dict[str, Any], scores: dict[str, Any] | None, merged: bool) -> str:
     """A model card: what the model is, how it was made, how well it did, and what it must not be used for."""
     enc = {m: f"{e.name} (fingerprint {e.fingerprint()[:12]})" for m, e in model.encoders.items()} or {
         "text": "only"

@@ -47,7 +47,9 @@ def brief(m: dict[str, Any]) -> dict[str, Any]:
     return {**headline(m), **extra}
 
 
-def evaluated(model: Any, data: Path, out: Path, modes: tuple[str, ...], **kw: Any) -> dict[str, Any]:
+def evaluated(
+    model: EmoLLM | str | Path, data: Path, out: Path, modes: tuple[str, ...], **kw: Any
+) -> dict[str, Any]:
     """metrics.json of an evaluation, run only when it has not finished before (`model`: a folder or an EmoLLM)."""
     done = out / "metrics.json"
     if done.is_file() and all(m in json.loads(done.read_text()) for m in modes):
