@@ -33,6 +33,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emollm.config import load_config  # noqa: E402
+from emollm.cues import describe, text_cues  # noqa: E402
 from emollm.data.dataset import Collator, build_dataset  # noqa: E402
 from emollm.data.recipes import recipe  # noqa: E402
 from emollm.data.sample import Sample, load_samples  # noqa: E402
@@ -42,7 +43,6 @@ from emollm.labels import get_labels  # noqa: E402
 from emollm.model.emollm import EmoLLM  # noqa: E402
 from emollm.parse import parse_answer  # noqa: E402
 from emollm.precision import resolve_mixed_precision  # noqa: E402
-from emollm.rationale import describe, text_cues  # noqa: E402
 
 LM = "HuggingFaceTB/SmolLM2-135M-Instruct"
 # The loop as it was before this benchmark existed (emollm 0.1 defaults), and the recipe shipped now.

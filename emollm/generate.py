@@ -13,7 +13,8 @@ from torch import Tensor
 
 from emollm.asr import Transcriber
 from emollm.config import MODALITIES
-from emollm.data.dataset import encode_media, pad_ids, sample_messages, tokenize_messages
+from emollm.cues import measure_samples
+from emollm.data.dataset import encode_media, pad_ids, prompt_cues, sample_messages, tokenize_messages
 from emollm.data.media import load_video_audio
 from emollm.data.sample import Sample
 from emollm.encoders.audio import VIDEO_SUFFIXES
@@ -53,6 +54,15 @@ def input_sample(model: EmoLLM, text: str | None, media: dict[str, str | None] |
         sample.text = model._transcriber(sample.media["audio"]) or None
         info.update(text_source="asr", transcript=sample.text)
     info["modalities"] = [m for m in MODALITIES if m in sample.media] + (["text"] if sample.text else [])
+    if (
+        model.template.measured
+    ):  # the template gives the model its measured cues: measure them on these inputs
+        (cues,), bad = measure_samples([sample], model.encoders)
+        if bad:
+            raise ValueError(
+                f"{bad[0]['modality']} input {sample.media[bad[0]['modality']]}: {bad[0]['reason']}"
+            )
+        sample.meta["measured"] = info["measured"] = cues
     return sample, info
 
 
@@ -71,6 +81,7 @@ def _prompt_ids(
             question=first_question,
             context=sample.meta.get("context"),
             modalities=tuple(model.tokens),
+            cues=prompt_cues(sample, model.template, tuple(model.tokens)),
         )
         for i, (asked, answered) in enumerate(turns):
             if i > 0:

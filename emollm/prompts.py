@@ -67,6 +67,9 @@ class PromptTemplate:
     missing_scope: str = "all"
     """Which absent inputs the `missing` line names: `all` modalities, or only those the `model` has encoders for
     (a text-only model is then not told about video, audio and sensors it never sees)."""
+    measured: str | None = None
+    """Optional line with the cues the encoders measured on the inputs given (`{cues}`, worded as a rationale), so
+    the model reads its cues as text and its rationale can cite them exactly (samples need `meta.measured`)."""
     source: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -83,9 +86,11 @@ class PromptTemplate:
         question: str | None = None,
         context: list[str] | None = None,
         modalities: Sequence[str] | None = None,
+        cues: str | None = None,
     ) -> str:
         """The user turn: dialogue context (when the template uses it), one line per present modality
-        (placeholder already expanded), transcript, instruction (or a free `question` in its place)."""
+        (placeholder already expanded), transcript, missing inputs, measured cues (when the template has a
+        `measured` line), instruction (or a free `question` in its place)."""
         lines = [self.context.format(context="\n".join(context))] if self.context and context else []
         lines += [self.media[m].format(placeholder=placeholders[m]) for m in MODALITIES if m in placeholders]
         if text:
@@ -94,6 +99,8 @@ class PromptTemplate:
         missing = [m for m in MODALITIES if m in scope and m not in placeholders]
         if missing:
             lines.append(self.missing.format(missing=", ".join(missing)))
+        if self.measured and cues:
+            lines.append(self.measured.format(cues=cues))
         chosen = question or self.instructions[instruction % len(self.instructions)].format(
             labels=", ".join(labels)
         )
@@ -108,17 +115,13 @@ class PromptTemplate:
         answer: str | None = None,
         context: list[str] | None = None,
         modalities: Sequence[str] | None = None,
+        cues: str | None = None,
     ) -> list[dict[str, str]]:
         """Chat messages (system, user and, when given, the assistant answer)."""
-        msgs = [
-            {"role": "system", "content": self.system},
-            {
-                "role": "user",
-                "content": self.user_message(
-                    labels, placeholders, text, instruction, context=context, modalities=modalities
-                ),
-            },
-        ]
+        user = self.user_message(
+            labels, placeholders, text, instruction, context=context, modalities=modalities, cues=cues
+        )
+        msgs = [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
         if answer is not None:
             msgs.append({"role": "assistant", "content": answer})
         return msgs
@@ -163,12 +166,15 @@ def parse_template(data: dict[str, Any], where: str) -> PromptTemplate:
         raise ValueError(f"prompt template {where}: missing_scope must be all or model")
     if data.get("context") and "{context}" not in data["context"]:
         raise ValueError(f"prompt template {where}: context needs {{context}}")
+    if data.get("measured") and "{cues}" not in data["measured"]:
+        raise ValueError(f"prompt template {where}: measured needs {{cues}}")
     return PromptTemplate(
         **fields,
         version=int(data.get("version", 1)),
         context=data.get("context"),
         answer_va=data.get("answer_va"),
         missing_scope=data.get("missing_scope", "all"),
+        measured=data.get("measured"),
         source=dict(data),
     )
 

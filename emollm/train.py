@@ -226,9 +226,8 @@ def _train_loader(
     t = cfg.train
     dropout = None
     if t.modality_dropout > 0:
-        dropout = ModalityDropout(
-            t.modality_dropout, model.tokenizer, model.template, model.tokens, model.labels
-        )
+        dropout = ModalityDropout(t.modality_dropout, model.tokenizer, model.template, model.tokens, model.labels,
+                                  with_rationale=cfg.data.with_rationale)  # fmt: skip
     # The loader gets its own generator: creating an iterator must not draw from the global RNG, or dropout after a
     # resume would differ from an uninterrupted run.
     lengths = [len(ids) for ids in train_ds["input_ids"]] if t.group_by_length else None

@@ -22,7 +22,7 @@ LAYERS = [
         "emollm.prompts",
         "emollm.parse",
     ),
-    ("emollm.data", "emollm.encoders", "emollm.asr", "emollm.testing"),
+    ("emollm.data", "emollm.encoders", "emollm.cues", "emollm.asr", "emollm.testing"),
     ("emollm.model", "emollm.generate"),
     (
         "emollm.checkpoint",

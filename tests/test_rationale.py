@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from emollm.config import load_config
-from emollm.rationale import annotate_file, describe, text_cues, verify_rationale
+from emollm.cues import describe, text_cues
+from emollm.rationale import annotate_file, verify_rationale
 from tests.conftest import ROOT, SHARED_DATA
 
 CUES = {
@@ -136,7 +137,8 @@ def test_level_tolerance_accepts_right_levels_with_wrong_numbers_only() -> None:
 
 
 def test_rationales_of_the_remaining_inputs_and_claims_about_absent_ones() -> None:
-    from emollm.rationale import absent_citations, cues_without, rationale_without
+    from emollm.cues import cues_without, rationale_without
+    from emollm.rationale import absent_citations
 
     measured = {"face": {"expression": "happy", "p": 0.61}, "voice": {"pitch": 30.0, "loudness": 0.5, "voiced_rate": 2.0,
                 "z": {"pitch": 1.2}}, "physiology": {"hr": 82.0, "hr_change": 3.0}, "missing": []}  # fmt: skip
@@ -159,7 +161,6 @@ def test_modality_dropout_keeps_a_rationale_of_what_remains(tiny_cfg, syn_data) 
     from emollm.data.dataset import ModalityDropout, build_dataset
     from emollm.data.sample import load_samples
     from emollm.model.emollm import EmoLLM
-    from emollm.rationale import rationale_without
 
     model = EmoLLM.from_config(tiny_cfg)
     samples, _ = load_samples(syn_data / "train.jsonl", model.labels)
@@ -169,9 +170,7 @@ def test_modality_dropout_keeps_a_rationale_of_what_remains(tiny_cfg, syn_data) 
                                "missing": []}  # fmt: skip
     ds, _ = build_dataset([sample], model.tokenizer, model.template, model.tokens, model.labels, 512)
     torch.manual_seed(0)
-    row = ModalityDropout(
-        0.999, model.tokenizer, model.template, model.tokens, model.labels, rationale_without
-    )(ds[0])
+    row = ModalityDropout(0.999, model.tokenizer, model.template, model.tokens, model.labels)(ds[0])
     answer = model.tokenizer.decode(row["input_ids"][row["prompt_len"] :], skip_special_tokens=True)
     kept = _json.loads(row["media"])
     assert len(kept) == 0 and sample.text  # everything dropped but the transcript

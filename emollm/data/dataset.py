@@ -13,6 +13,7 @@ import torch
 from datasets import Dataset
 from torch import Tensor
 
+from emollm.cues import cues_of_inputs, describe
 from emollm.data.sample import Sample
 from emollm.encoders import Encoder
 from emollm.encoders.base import Features, encode_inputs
@@ -45,9 +46,24 @@ def sample_messages(
     placeholders = {m: tokens[m].expanded() for m in sample.media}
     choice = instruction_index(sample.id, len(template.instructions)) if with_answer else 0
     context = sample.meta.get("context")
+    cues = prompt_cues(sample, template, tuple(tokens))
     return template.messages(
-        labels, placeholders, sample.text, choice, answer, context, modalities=tuple(tokens)
+        labels, placeholders, sample.text, choice, answer, context, modalities=tuple(tokens), cues=cues
     )
+
+
+def prompt_cues(sample: Sample, template: PromptTemplate, modalities: tuple[str, ...]) -> str | None:
+    """The `Measured:` text of a template that gives the model its cues: the sample's measured cues of the inputs
+    it has now (none of a removed input); None for templates without that line."""
+    if not template.measured:
+        return None
+    measured = sample.meta.get("measured")
+    if measured is None:
+        raise ValueError(
+            f"sample {sample.id}: prompt template {template.name} gives the model its measured cues, but the sample "
+            "has no meta.measured (write them with `emollm rationales`, or chat, which measures them)"
+        )
+    return describe(cues_of_inputs(measured, set(sample.media), modalities, bool(sample.text)))
 
 
 def sample_va(sample: Sample) -> tuple[float, float] | None:
@@ -194,9 +210,8 @@ def encode_media(encoders: dict[str, Encoder], media: Sequence[dict[str, str]]) 
 class ModalityDropout:
     """Hide each present modality of a training sample with probability `p` (at least one input stays): the prompt
     loses its placeholder and names it unavailable. The answer's rationale is rebuilt from the measured cues of the
-    inputs that remain (`rationale_without(meta.measured, dropped)`, e.g. `emollm.rationale.rationale_without`), so
-    the model learns to cite only what it was given; without measured cues (or that function) the answer is
-    label-only. Draws from torch's global RNG, so an accelerate resume reproduces them."""
+    inputs that remain (`meta.measured`), so the model learns to cite only what it was given; without measured cues
+    the answer is label-only. Draws from torch's global RNG, so an accelerate resume reproduces them."""
 
     def __init__(
         self,
@@ -205,7 +220,6 @@ class ModalityDropout:
         template: PromptTemplate,
         tokens: dict[str, ModalityTokens],
         labels: tuple[str, ...],
-        rationale_without: Any = None,
         with_rationale: bool = True,
     ) -> None:
         self.p, self.tokenizer, self.template, self.tokens, self.labels = (
@@ -215,7 +229,7 @@ class ModalityDropout:
             tokens,
             labels,
         )
-        self.rationale_without, self.with_rationale = rationale_without, with_rationale
+        self.with_rationale = with_rationale
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         """The row itself, or a re-tokenised copy without the dropped modalities."""
@@ -226,12 +240,12 @@ class ModalityDropout:
             drop = drop[:-1]
         if not drop:
             return row
+        media = {m: r for m, r in sample.media.items() if m not in drop}
         measured = sample.meta.get("measured")
         rationale = None
-        if self.with_rationale and self.rationale_without is not None and measured is not None:
-            rationale = self.rationale_without(measured, drop)
-        kept = dataclasses.replace(sample, media={m: r for m, r in sample.media.items() if m not in drop},
-                                   messages=None, rationale=rationale)  # fmt: skip
+        if self.with_rationale and measured is not None:
+            rationale = describe(cues_of_inputs(measured, set(media), tuple(self.tokens), bool(sample.text)))
+        kept = dataclasses.replace(sample, media=media, messages=None, rationale=rationale)
         msgs = sample_messages(
             kept, self.template, self.tokens, self.labels, True, with_rationale=rationale is not None
         )

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from emollm.asr import transcriber_for
 from emollm.config import MODALITIES
+from emollm.cues import measure_samples
 from emollm.data.dataset import sample_va
 from emollm.data.prepass import feature_pass
 from emollm.data.sample import Sample, load_samples, split_roots
@@ -128,6 +129,7 @@ def evaluate(
     model.encoders = cached_encoders(plain, cache_dir or out / "cache")
     try:
         samples, bad_media = feature_pass(samples, model.encoders, model.projectors, {}, show=False)
+        measure_missing_cues(model, samples)
         key = run_key(model, data, modes, max_new_tokens, limit)
         metrics = _predict_all(model, samples, out, batch_size, modes, max_new_tokens, gold_labels, key)
     finally:
@@ -150,6 +152,15 @@ def evaluate(
             out / "bad_samples.json", [b.__dict__ | {"kind": "bad_record"} for b in bad] + dropped
         )
     return metrics
+
+
+def measure_missing_cues(model: EmoLLM, samples: list[Sample]) -> None:
+    """For a template that gives the model its measured cues: measure them (cache hits after the feature pass) on
+    the samples that have none in `meta.measured` (e.g. perturbed copies), so the prompt states what is there."""
+    todo = [s for s in samples if model.template.measured and s.meta.get("measured") is None]
+    if todo:
+        for sample, cues in zip(todo, measure_samples(todo, model.encoders)[0], strict=True):
+            sample.meta["measured"] = cues
 
 
 def run_key(model: EmoLLM, data: Path, modes: tuple[str, ...], max_new_tokens: int, limit: int | None) -> str:

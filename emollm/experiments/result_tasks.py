@@ -221,41 +221,54 @@ GENERATED_BASELINES = ("unimodal-video", "unimodal-audio", "unimodal-sensor", "e
 
 
 def generated(out: Path, steps: int = 400) -> dict[str, Any]:
-    """The quickstart's generated tri-modal corpus (raw media through the real encoders), the LLM trained to
-    convergence, the fusion family on the same cached features, and each system's drop per removed modality."""
+    """The quickstart's generated tri-modal corpus (raw media through the real encoders), the fusion family on the
+    same cached features, and two LLMs trained to convergence: `llm` (the quickstart's prompt: cues only as
+    projected features) and `llm-measured` (`emotion_compact_measured`: the measured cues also given as text);
+    each system's drop per removed modality and the LLMs' rationales on text-only queries."""
     task = out / "generated"
     data = task / "data"
     prepare_data("synthetic", data, 0, 128)
-    overrides = [f"data.train={data / 'train.jsonl'}", f"data.test={data / 'test.jsonl'}", f"data.cache_dir={task / 'cache'}",
-                 f"train.out_dir={task / 'llm'}", f"train.steps={steps}", "train.align_steps=40", "train.lr=5e-4",
-                 "train.modality_dropout=0.3"]  # fmt: skip
-    cfg = load_config(resource_dir("configs") / "quickstart.yaml", overrides)
+    base = [f"data.train={data / 'train.jsonl'}", f"data.test={data / 'test.jsonl'}", f"data.cache_dir={task / 'cache'}",
+            f"train.steps={steps}", "train.align_steps=40", "train.lr=5e-4", "train.modality_dropout=0.3"]  # fmt: skip
+    cfg = load_config(resource_dir("configs") / "quickstart.yaml", base)
     features_and_rationales(cfg, data)
-    final, seconds = trained("quickstart.yaml", overrides)
-    llm = evaluated(
-        final, data / "test.jsonl", task / "eval" / "llm", ("score", "generate"), cache_dir=task / "cache"
-    )
-    systems: dict[str, Any] = {"llm": {**brief(llm["score"]), "generate": brief(llm["generate"]), "train_seconds": seconds,
-                                       **{k: v for k, v in llm["generate"].items() if k.startswith("rationale_")}}}  # fmt: skip
     if not all(_reuse(task / "eval" / f) for f in GENERATED_BASELINES):
         run_baselines(cfg, data, task / "eval", GENERATED_BASELINES, cfg.baseline, task / "cache")
-    for name in GENERATED_BASELINES:
-        systems[name] = brief(_reuse(task / "eval" / name)["score"])
+    systems: dict[str, Any] = {
+        name: brief(_reuse(task / "eval" / name)["score"]) for name in GENERATED_BASELINES
+    }
     best = max(GENERATED_BASELINES, key=lambda n: systems[n]["uar"])
-    robust = run_robustness([llm_system(load_checkpoint(final), ("score", "generate"), 16, task / "cache"),
-                             baseline_system(task / "eval" / best, task / "cache")],
-                            data / "test.jsonl", task / "robustness", only=["without", "only:text"])  # fmt: skip
-    for name, row in robust["systems"].items():
-        key = "llm" if name == "llm" else best
-        systems[key]["drop_without"] = {c["name"].split(":", 1)[1]: c["delta_uar"] for c in row["conditions"]
-                                        if c["name"].startswith("without:")}  # fmt: skip
-    text_only = json.loads(
-        (task / "robustness" / "conditions" / "only_text" / "llm" / "metrics.json").read_text()
-    )
-    systems["llm"]["text_only_queries"] = {k: v for k, v in text_only["generate"].items()
-                                           if k.startswith("rationale_") or k in ("uar", "n")}  # fmt: skip
+    for name, extra in (("llm", []), ("llm-measured", ["data.prompt=emotion_compact_measured"])):
+        systems[name] = _generated_llm(task, name, [*base, f"train.out_dir={task / name}", *extra], best)
     systems["best_baseline"] = best
     return _with_comparisons(systems, task)
+
+
+def _generated_llm(task: Path, name: str, overrides: list[str], best: str) -> dict[str, Any]:
+    """One LLM on the generated corpus: trained, evaluated, and perturbed next to the best baseline (without each
+    input, text only); its rationales' honesty on the test set and on text-only queries."""
+    final, seconds = trained("quickstart.yaml", overrides)
+    cache = task / "cache"
+    llm = evaluated(
+        final, task / "data" / "test.jsonl", task / "eval" / name, ("score", "generate"), cache_dir=cache
+    )
+    row: dict[str, Any] = {**brief(llm["score"]), "generate": brief(llm["generate"]), "train_seconds": seconds,
+                           **{k: v for k, v in llm["generate"].items() if k.startswith("rationale_")}}  # fmt: skip
+    robust_dir = task / ("robustness" if name == "llm" else f"robustness-{name}")
+    robust = run_robustness([llm_system(load_checkpoint(final), ("score", "generate"), 16, cache),
+                             baseline_system(task / "eval" / best, cache)],
+                            task / "data" / "test.jsonl", robust_dir, only=["without", "only:text"])  # fmt: skip
+    for system, result in robust["systems"].items():
+        drops = {
+            c["name"].split(":", 1)[1]: c["delta_uar"]
+            for c in result["conditions"]
+            if c["name"].startswith("without:")
+        }
+        row["drop_without" if system == "llm" else f"{best}_drop_without"] = drops
+    text_only = json.loads((robust_dir / "conditions" / "only_text" / "llm" / "metrics.json").read_text())
+    row["text_only_queries"] = {k: v for k, v in text_only["generate"].items()
+                                if k.startswith("rationale_") or k in ("uar", "n")}  # fmt: skip
+    return row
 
 
 def _reuse(folder: Path) -> dict[str, Any] | None:

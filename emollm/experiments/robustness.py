@@ -140,6 +140,10 @@ def condition_records(
                 skipped.append({"sample": r["id"], "reason": str(exc)})
                 continue
             r["media"][cond.modality] = str(path.relative_to(cdir))
+            if isinstance(
+                r.get("meta"), dict
+            ):  # cues measured on the clean input no longer hold: re-measured
+                r["meta"] = {k: v for k, v in r["meta"].items() if k != "measured"}
         if not r["media"] and not r.get("text"):
             skipped.append({"sample": r["id"], "reason": "no input left"})
             continue

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from emollm.baselines.saved import baseline_predictions, read_baseline_meta
+from emollm.cues import FER_CLASSES, measure_samples
 from emollm.data.sample import Sample
 from emollm.encoders.cache import cached_encoders
 from emollm.generate import generate_answers, input_sample, label_probabilities
@@ -25,7 +26,6 @@ from emollm.hub import package_dir
 from emollm.io import write_jsonl
 from emollm.model.emollm import EmoLLM
 from emollm.parse import parse_answer
-from emollm.rationale import FER_CLASSES, measure_samples
 
 UPLOAD_SUFFIXES = {
     "video": {".mp4", ".mov", ".mkv", ".webm", ".avi", ".jpg", ".jpeg", ".png"},
@@ -110,7 +110,11 @@ class Analyzer:
         with self.lock:
             sample, info = self._sample(session, use)
             probs = label_probabilities(self.model, [sample])[0]
-            cues, _ = measure_samples([sample], self.model.encoders)
+            cues = (
+                [info.pop("measured")]
+                if "measured" in info
+                else measure_samples([sample], self.model.encoders)[0]
+            )
         scores = {lab: round(float(p), 4) for lab, p in zip(self.model.labels, probs, strict=True)}
         result = {"id": sid, "label": max(scores, key=scores.get), "scores": scores, "use": use, **info,
                   "ignored": sorted(set(session.media) - set(self.model.encoders)), "cues": cues[0],
