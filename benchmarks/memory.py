@@ -4,7 +4,8 @@
 
 Each job runs in a fresh process (its peak resident set, ru_maxrss, is its own) on the generated corpus in feature
 form (video/audio/sensor feature files) with a tiny random LM checkpoint, label scoring only. Prints one JSON
-object: peak RSS per job and size, and the large / small ratio per job (target <= 1.2).
+object: peak RSS per job and size, the large / small ratio per job (target <= 1.2) and the growth per extra sample
+(what a job keeps per sample: its id, labels and prediction row, never its features).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -71,6 +73,7 @@ def main() -> None:
         print(json.dumps(child(job, Path(data), Path(ckpt), Path(out))))
         return
     out = Path(args.out)
+    shutil.rmtree(out, ignore_errors=True)  # a fresh run every time
     ckpt = prepare(out, [args.small, args.large])
     result: dict = {"runs": []}
     env = {**os.environ, "TQDM_DISABLE": "1"}
@@ -83,6 +86,10 @@ def main() -> None:
     for job in ("extract", "eval"):
         peaks = {r["n"]: r["peak_rss_gb"] for r in result["runs"] if r["job"] == job}
         result[f"{job}_peak_ratio"] = round(peaks[args.large] / peaks[args.small], 3)
+        growth = (
+            (peaks[args.large] - peaks[args.small]) * 1e6 / (args.large - args.small)
+        )  # GB -> KB per sample
+        result[f"{job}_kb_per_extra_sample"] = round(growth, 2)
     print(json.dumps(result, indent=2))
 
 

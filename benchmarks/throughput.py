@@ -205,14 +205,16 @@ def _memory() -> tuple[int, int]:
     return int(fields["VmRSS"].split()[0]) * 1024, int(fields["RssAnon"].split()[0]) * 1024
 
 
-def memory_child(quantization: str, checkpointing: bool, steps: int = 3) -> dict[str, Any]:
+def memory_child(
+    quantization: str, checkpointing: bool, steps: int = 3, compute: str = "float32"
+) -> dict[str, Any]:
     """Peak anonymous resident memory while training LoRA steps, with every weight copied into anonymous memory
     (transformers memory-maps a safetensors file, so fp32 weights would otherwise hide among file pages while a
     quantized model keeps stale pages of the file it was quantized from) and freed load-time memory returned."""
     with tempfile.TemporaryDirectory() as tmp:
         data = meld_split(Path(tmp) / "meld")
         labels = label_set_of(data)
-        extra = [f"lm.quantization={'none' if quantization == 'fp32' else '4bit'}",
+        extra = [f"lm.quantization={'none' if quantization == 'fp32' else '4bit'}", f"lm.dtype={compute}",
                  f"train.activation_checkpointing={str(checkpointing).lower()}"]  # fmt: skip
         cfg = config(SHIPPED, data, labels, extra)
         model = EmoLLM.from_config(cfg)
@@ -239,6 +241,7 @@ def memory_child(quantization: str, checkpointing: bool, steps: int = 3) -> dict
     thread.join()
     return {
         "quantization": quantization,
+        "compute_dtype": compute,
         "activation_checkpointing": checkpointing,
         "rss_after_load_gb": baseline[0] / 1e9,
         "anon_after_load_gb": baseline[1] / 1e9,
@@ -251,5 +254,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--memory", choices=["fp32", "4bit"], required=True)
     ap.add_argument("--checkpointing", action="store_true")
+    ap.add_argument("--compute", choices=["float32", "bfloat16"], default="float32")
     args = ap.parse_args()
-    print(json.dumps(memory_child(args.memory, args.checkpointing)))
+    print(json.dumps(memory_child(args.memory, args.checkpointing, compute=args.compute)))

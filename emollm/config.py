@@ -28,7 +28,8 @@ class LMConfig:
     revision: str = ""
     """Hub revision (branch, tag or commit) to pin when name_or_path is a hub id; "" = the default branch."""
     dtype: str = "float32"
-    """Weights dtype: float32 | bfloat16 | float16."""
+    """Weights dtype: float32 | bfloat16 | float16; with quantization also the compute dtype of the 4/8-bit layers
+    (QLoRA's recipe is bfloat16: activations in bf16 halve a step's peak memory)."""
     quantization: str = "none"
     """none | 4bit (QLoRA, nf4) | 8bit: bitsandbytes quantisation of the frozen LM."""
     lora_r: int = 8

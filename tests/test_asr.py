@@ -34,7 +34,11 @@ def test_asr_transcripts_stand_in_for_missing_text(tmp_path, monkeypatch) -> Non
     assert filled[0].text and filled[0].meta["text_source"] == "asr" and filled[1].text == "kept"
     assert Transcriber("whisper_ct2", tmp_path / "transcripts.json")(tmp_path / "v.wav") == filled[0].text
     assert len(calls) == 1  # the second transcriber read the cache
-    model = SimpleNamespace(config=SimpleNamespace(data=SimpleNamespace(asr="whisper_ct2")), _transcriber=asr)
+    model = SimpleNamespace(
+        config=SimpleNamespace(data=SimpleNamespace(asr="whisper_ct2")),
+        _transcriber=asr,
+        template=SimpleNamespace(measured=False),
+    )
     sample, info = input_sample(model, None, {"audio": str(tmp_path / "v.wav")})
     assert sample.text == filled[0].text and info == {
         "text_source": "asr",

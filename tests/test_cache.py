@@ -70,3 +70,21 @@ def test_cache_key_depends_on_content_not_path(tmp_path: Path) -> None:
     assert FeatureCache.key(f"{a}#x") != FeatureCache.key(f"{a}#y")
     with pytest.raises(FileNotFoundError):
         FeatureCache.key(tmp_path / "none.npy")
+
+
+def test_a_pass_over_many_shards_keeps_only_a_few_open(tmp_path: Path) -> None:
+    enc = build_encoder("random_mlp", "audio", in_dim=4, dim=6, seed=0)
+    files = []
+    for i in range(12):
+        np.save(tmp_path / f"x{i}.npy", np.full((2, 4), float(i), np.float32))
+        files.append(tmp_path / f"x{i}.npy")
+    cached = CachedEncoder(enc, FeatureCache(tmp_path / "cache", enc.fingerprint(), shard_size=1))
+    first = [cached.features(f) for f in files]  # 12 shards of one entry each
+    reader = CachedEncoder(enc, FeatureCache(tmp_path / "cache", enc.fingerprint()))
+    reader.cache.MAX_OPEN = 3
+    for f, want in zip(files, first, strict=True):
+        np.testing.assert_array_equal(reader.features(f), want)
+        assert len(reader.cache._open) <= 3
+    assert reader.hits == 12 and list(reader.cache._open) == ["shard-00010.safetensors", "shard-00011.safetensors",
+                                                              "shard-00012.safetensors"]  # fmt: skip
+    np.testing.assert_array_equal(reader.features(files[0]), first[0])  # reopened after eviction

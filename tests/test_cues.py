@@ -30,15 +30,23 @@ def test_the_prompt_states_only_the_cues_of_present_inputs() -> None:
     full = prompt_cues(_sample({"video": "v", "audio": "a", "sensor": "s"}), t, ("video", "audio", "sensor"))
     assert full == describe(MEASURED) and "Face mostly sad (p = 0.70)" in full and "heart rate 70 bpm" in full
     no_face = prompt_cues(_sample({"audio": "a", "sensor": "s"}, text=None), t, ("video", "audio", "sensor"))
-    assert "face mostly" not in no_face.lower() and "transcript" not in no_face and "no face video available" in no_face
+    assert (
+        "face mostly" not in no_face.lower()
+        and "transcript" not in no_face
+        and "no face video available" in no_face
+    )
     # a modality the model has no encoder for is not named missing
     assert cues_of_inputs(MEASURED, {"audio"}, ("audio",), True)["missing"] == []
-    assert prompt_cues(_sample({}), load_template("emotion_compact"), ()) is None  # templates without the line
+    assert (
+        prompt_cues(_sample({}), load_template("emotion_compact"), ()) is None
+    )  # templates without the line
 
 
 def test_the_measured_line_sits_in_the_user_turn_and_is_validated() -> None:
     t = load_template("emotion_compact_measured")
-    msg = t.user_message(LABELS, {"video": "<V>"}, "Hi", modalities=("video",), cues="Face mostly happy (p = 0.90).")
+    msg = t.user_message(
+        LABELS, {"video": "<V>"}, "Hi", modalities=("video",), cues="Face mostly happy (p = 0.90)."
+    )
     assert msg.splitlines()[:3] == ["Face: <V>", '"Hi"', "Measured: Face mostly happy (p = 0.90)."]
     data = dict(t.source, measured="Measured: {values}")
     with pytest.raises(ValueError, match="measured needs"):
@@ -51,7 +59,9 @@ def test_a_sample_without_measured_cues_is_a_clear_error(tiny_cfg) -> None:
     model = EmoLLM.from_config(dataclasses.replace(tiny_cfg))
     sample = dataclasses.replace(_sample({}), meta={})
     with pytest.raises(ValueError, match="sample s1: .*no meta.measured"):
-        sample_messages(sample, load_template("emotion_compact_measured"), model.tokens, model.labels, with_answer=False)
+        sample_messages(
+            sample, load_template("emotion_compact_measured"), model.tokens, model.labels, with_answer=False
+        )
 
 
 def test_modality_dropout_removes_dropped_cues_from_prompt_and_answer(tiny_cfg, syn_data) -> None:
@@ -92,5 +102,7 @@ def test_chat_and_eval_measure_the_cues_of_raw_inputs(media_ckpt, tmp_path) -> N
     unannotated.write_text("".join(json.dumps({**json.loads(x), "meta": {}, "media": {m: str(data / r)
                            for m, r in json.loads(x)["media"].items()}}) + "\n"
                            for x in (data / "test.jsonl").read_text().splitlines()[:2]))  # fmt: skip
-    metrics = evaluate(model, unannotated, tmp_path / "eval", modes=("score",), report=False, media_roots=[data])
+    metrics = evaluate(
+        model, unannotated, tmp_path / "eval", modes=("score",), report=False, media_roots=[data]
+    )
     assert metrics["score"]["n"] == 2 and metrics["n_bad_media"] == 0

@@ -76,8 +76,13 @@ def _close(a: Path, b: Path) -> None:
     assert len(la) == len(lb) == 5 and la == pytest.approx(lb, rel=1e-4), (la, lb)
     wa, wb = _weights(a), _weights(b)
     assert wa.keys() == wb.keys()
+    # Elementwise equality is not a stable criterion: Adam turns float32 rounding in a gradient that is zero in
+    # theory (e.g. the attention key bias of the resampler, which softmax ignores) into steps of up to +-lr, and gloo
+    # sums the two halves in another order than one process does. So: each tensor within 10% of its norm (measured
+    # here: <= 6%); a lost, doubled or mis-normalised half batch changes whole updates (50-100% of B's norm).
     for key in wa:
-        torch.testing.assert_close(wa[key], wb[key], rtol=1e-3, atol=1e-5)
+        rel = float((wa[key] - wb[key]).norm() / wa[key].norm().clamp(min=1e-12))
+        assert rel <= 0.1, (key, rel)
 
 
 @pytest.mark.slow

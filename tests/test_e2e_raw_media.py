@@ -104,7 +104,9 @@ def test_video_audio_track_feeds_the_audio_encoder(raw_corpus, tmp_path) -> None
     from emollm.testing import write_mp4
 
     model = SimpleNamespace(
-        encoders={"video": None, "audio": None}, config=SimpleNamespace(data=SimpleNamespace(asr=""))
+        encoders={"video": None, "audio": None},
+        config=SimpleNamespace(data=SimpleNamespace(asr="")),
+        template=SimpleNamespace(measured=False),
     )
     with_track = write_mp4(tmp_path / "talk.mp4", frames=8, fps=8)
     sample, info = input_sample(model, None, {"video": str(with_track)})
@@ -114,6 +116,8 @@ def test_video_audio_track_feeds_the_audio_encoder(raw_corpus, tmp_path) -> None
     sample, info = input_sample(model, None, {"video": str(mute)})
     assert "audio" not in sample.media and "audio_source" not in info
     sample, _ = input_sample(
-        SimpleNamespace(encoders={"video": None}, config=model.config), None, {"video": str(with_track)}
+        SimpleNamespace(encoders={"video": None}, config=model.config, template=model.template),
+        None,
+        {"video": str(with_track)},
     )
     assert "audio" not in sample.media  # a model without an audio encoder ignores the track

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -200,3 +201,21 @@ def test_precomputed_loading_and_errors(tmp_path: Path) -> None:
     (tmp_path / "x.pt").write_bytes(b"\x80\x04")
     with pytest.raises(ValueError, match="must be .npy or .safetensors"):
         enc.prepare(tmp_path / "x.pt")
+
+
+def test_a_split_file_of_many_samples_is_indexed_once_and_reread_when_rewritten(tmp_path: Path) -> None:
+    from emollm.encoders.precomputed import _safetensors_index
+
+    path = tmp_path / "split.safetensors"
+    save_file({f"s{i}": np.full((2, 3), float(i), np.float32) for i in range(50)}, str(path))
+    _safetensors_index.cache_clear()
+    for i in range(50):
+        got = load_feature_file(f"{path}#s{i}")
+        assert got.shape == (2, 3) and got[0, 0] == i and got.flags.writeable
+    assert _safetensors_index.cache_info().misses == 1  # the header (one entry per sample) parsed once
+    save_file({"s0": np.full((1, 3), 7.0, np.float32)}, str(path))
+    os.utime(path, ns=(1, 1))  # a rewritten file: new size and mtime
+    assert load_feature_file(f"{path}#s0")[0, 0] == 7.0
+    path.write_bytes(b"\x80\x04" + b"\0" * 40)  # a pickle under a .safetensors name
+    with pytest.raises(MediaError, match="not a readable safetensors file"):
+        load_feature_file(f"{path}#s0")

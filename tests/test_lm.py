@@ -42,6 +42,7 @@ def test_quantized_lm_lora_step(tiny_lm, syn_data, tmp_path, bits: str) -> None:
 
 
 def test_qlora_through_the_training_loop_and_reload(tiny_lm, syn_data, tmp_path) -> None:
+    """The shipped QLoRA recipe (configs/smollm2_qlora4.yaml): nf4 base computing in bf16, activation checkpointing."""
     import json
 
     import emollm
@@ -50,8 +51,9 @@ def test_qlora_through_the_training_loop_and_reload(tiny_lm, syn_data, tmp_path)
     cfg = load_config(
         None,
         tiny_overrides(
-            tiny_lm, syn_data, tmp_path / "run", lm__quantization="4bit", train__steps=2, train__align_steps=1
-        ),
+            tiny_lm, syn_data, tmp_path / "run", lm__quantization="4bit", lm__dtype="bfloat16",
+            train__activation_checkpointing="true", train__steps=2, train__align_steps=1,
+        ),  # fmt: skip
     )
     final = train(cfg)
     losses = [json.loads(x)["loss"] for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]

@@ -14,12 +14,14 @@ import hashlib
 import json
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors import safe_open
+from safetensors.numpy import save_file
 from torch import Tensor
 
 from emollm.encoders.base import pad_frames
@@ -48,6 +50,8 @@ def _checksum(array: np.ndarray) -> str:
 class FeatureCache:
     """Features of one encoder (by fingerprint) under a cache root; `get` / `put` / `flush`."""
 
+    MAX_OPEN = 8
+
     def __init__(self, root: str | Path, fingerprint: str, shard_size: int = 256) -> None:
         self.dir = Path(root) / fingerprint
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -58,7 +62,9 @@ class FeatureCache:
         self.pending: dict[str, np.ndarray] = {}
         self.sources: dict[str, str] = {}
         self.shard_size = shard_size
-        self._shards: dict[str, dict[str, np.ndarray]] = {}
+        self._open: OrderedDict[str, Any] = (
+            OrderedDict()
+        )  # a few memory-mapped shards, least recently used first
 
     @staticmethod
     def key(media_ref: str | Path) -> str:
@@ -79,10 +85,7 @@ class FeatureCache:
         if entry is None:
             return None
         try:
-            shard = self._shards.get(entry["shard"])
-            if shard is None:
-                shard = self._shards[entry["shard"]] = load_file(str(self.dir / entry["shard"]))
-            array = shard[entry["tensor"]]
+            array = self._shard(entry["shard"]).get_tensor(entry["tensor"])
         except Exception as exc:  # missing or corrupted shard file
             log.warning(
                 "feature cache %s: shard %s unreadable (%s); recomputing", self.dir, entry["shard"], exc
@@ -95,9 +98,20 @@ class FeatureCache:
             return None
         return array
 
+    def _shard(self, name: str) -> Any:
+        """An open shard (memory-mapped: one entry is read without loading the others). At most `MAX_OPEN` stay
+        open, so a pass over a large corpus holds a bounded amount of it in memory."""
+        handle = self._open.pop(name, None)
+        if handle is None:
+            handle = safe_open(str(self.dir / name), framework="np")
+        self._open[name] = handle
+        while len(self._open) > self.MAX_OPEN:
+            self._open.popitem(last=False)
+        return handle
+
     def _forget_shard(self, shard: str) -> None:
         """Drop a damaged shard's entries and move the file aside (it is never read again)."""
-        self._shards.pop(shard, None)
+        self._open.pop(shard, None)
         self.index = {k: v for k, v in self.index.items() if v["shard"] != shard}
         damaged = self.dir / shard
         if damaged.exists():
