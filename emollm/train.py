@@ -327,7 +327,10 @@ def _optimizer_step(run: Run, step: int) -> dict[str, Any]:
     for micro, (batch, w) in enumerate(zip(batches, weights, strict=True)):
         sync = contextlib.nullcontext() if micro == t.grad_accum - 1 else acc.no_sync(run.prepared)
         adapters = run.model.lm.disable_adapter() if stage == "align" else contextlib.nullcontext()
-        with sync, adapters:  # backward inside too: activation checkpointing recomputes with the adapters as used
+        with (
+            sync,
+            adapters,
+        ):  # backward inside too: activation checkpointing recomputes with the adapters as used
             with acc.autocast():
                 out = run.prepared(batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"], w,
                                    reduction="sum")  # fmt: skip

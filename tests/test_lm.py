@@ -51,8 +51,14 @@ def test_qlora_through_the_training_loop_and_reload(tiny_lm, syn_data, tmp_path)
     cfg = load_config(
         None,
         tiny_overrides(
-            tiny_lm, syn_data, tmp_path / "run", lm__quantization="4bit", lm__dtype="bfloat16",
-            train__activation_checkpointing="true", train__steps=2, train__align_steps=1,
+            tiny_lm,
+            syn_data,
+            tmp_path / "run",
+            lm__quantization="4bit",
+            lm__dtype="bfloat16",
+            train__activation_checkpointing="true",
+            train__steps=2,
+            train__align_steps=1,
         ),  # fmt: skip
     )
     final = train(cfg)
