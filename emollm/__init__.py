@@ -11,11 +11,12 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 
-def load(checkpoint: str | Path, device: str = "cpu") -> EmoLLM:
-    """Load a trained EmoLLM from a checkpoint folder (e.g. runs/quickstart/final) for `predict` and `chat`."""
+def load(checkpoint: str | Path, device: str = "cpu", merge: bool = True) -> EmoLLM:
+    """Load a trained EmoLLM from a checkpoint folder (e.g. runs/quickstart/final) for `predict` and `chat`, its
+    LoRA merged into the base weights for speed (`merge=False` keeps the adapters, e.g. to inspect them)."""
     from emollm.checkpoint import load_checkpoint  # deferred: `import emollm` stays light for the CLI
 
-    return load_checkpoint(checkpoint, device)
+    return load_checkpoint(checkpoint, device, merge=merge)
 
 
 __all__ = ["__version__", "load"]

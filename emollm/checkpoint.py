@@ -45,6 +45,10 @@ class CheckpointError(FileNotFoundError):
 
 def write_model_files(model: EmoLLM, folder: Path, meta: dict[str, Any]) -> None:
     """Write everything needed to rebuild `model` for inference into `folder` (which must exist)."""
+    if model.merged:
+        raise ValueError(
+            "a model whose LoRA was merged for inference cannot be saved as a checkpoint; load it again"
+        )
     model.lm.save_pretrained(folder / "adapter", save_embedding_layers=False)
     kill_point("checkpoint.adapter")  # half a checkpoint on disk
     save_file(
@@ -80,8 +84,9 @@ def check_checkpoint(folder: str | Path) -> Path:
     return folder
 
 
-def load_checkpoint(folder: str | Path, device: torch.device | str = "cpu") -> EmoLLM:
-    """Rebuild an EmoLLM for inference from a checkpoint folder (base LM + adapter + projectors)."""
+def load_checkpoint(folder: str | Path, device: torch.device | str = "cpu", merge: bool = False) -> EmoLLM:
+    """Rebuild an EmoLLM for inference from a checkpoint folder (base LM + adapter + projectors); `merge`: fold the
+    LoRA into the base weights (faster inference, see `EmoLLM.merge_adapters`)."""
     from peft import PeftModel
 
     folder = check_checkpoint(folder)
@@ -115,7 +120,7 @@ def load_checkpoint(folder: str | Path, device: torch.device | str = "cpu") -> E
     )
     model = EmoLLM(lm, tokenizer, projectors.to(device), encoders, tokens, template, cfg.data.labels, cfg)
     model.path = str(folder)
-    return model.eval()
+    return (model.merge_adapters() if merge else model).eval()
 
 
 def _check_fingerprints(folder: Path, encoders: dict[str, Any]) -> None:

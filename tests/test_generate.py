@@ -111,3 +111,20 @@ def test_scoring_and_generation_run_in_eval_mode(tiny_cfg, syn_data) -> None:
     torch.testing.assert_close(first, score_labels(model, [sample]), rtol=0, atol=0)
     model.train()
     assert generate_answers(model, [sample], 6) == generate_answers(model, [sample], 6)
+
+
+def test_merged_adapters_give_the_same_scores_and_answers(trained_ckpt, syn_data, tmp_path) -> None:
+    from emollm.checkpoint import write_model_files
+
+    plain, merged = emollm.load(trained_ckpt, merge=False), emollm.load(trained_ckpt)
+    assert merged.merged and not plain.merged and not hasattr(merged.lm, "merge_and_unload")
+    assert not any("lora_" in n for n, _ in merged.lm.named_parameters())  # no adapter matmuls left
+    samples = [
+        make_sample("I am thrilled", _media(syn_data, "syn-test-00000", ("video",))),
+        make_sample(None, _media(syn_data, "syn-test-00001", ("audio", "sensor"))),
+    ]
+    torch.testing.assert_close(score_labels(merged, samples), score_labels(plain, samples), rtol=1e-4, atol=1e-5)
+    assert generate_answers(merged, samples, 12) == generate_answers(plain, samples, 12)
+    assert merged.fingerprint() == plain.fingerprint()  # evaluation resume keys stay valid
+    with pytest.raises(ValueError, match="merged for inference cannot be saved"):
+        write_model_files(merged, tmp_path, {})
