@@ -1,6 +1,8 @@
 """GPU check (run where a CUDA device exists): the training, checkpoint and evaluation paths on CUDA with bf16, a
-QLoRA 4-bit step, and LoRA step throughput of a SmolLM2-135M-shaped LM (random weights: same shapes and FLOPs)
-against the CPU figure measured on this repo's CI machine.
+QLoRA 4-bit step, LoRA step throughput of a SmolLM2-135M-shaped LM (random weights: same shapes and FLOPs) against
+the CPU figure measured on this repo's CI machine, and a short tiny-LM training under each GPU engine config in
+configs/accelerate/ (single GPU, DDP, DeepSpeed ZeRO-2, ZeRO-3 + CPU offload, FSDP2) with as many processes as there
+are GPUs (at most 2; DeepSpeed only where it is installed: each engine reports what ran or why it did not).
 
     PYTHONPATH=. python benchmarks/gpu_check.py --out DIR
 
@@ -10,7 +12,11 @@ Prints one JSON object (also DIR/gpu_check.json). Needs no hub access: every mod
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
+import subprocess
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -108,7 +114,11 @@ def main() -> None:
     result: dict = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__,
                     "transformers": transformers.__version__, "peft": peft.__version__,
                     "accelerate": accelerate.__version__}  # fmt: skip
-    for name, fn in (("pipeline", lambda: pipeline(out)), ("throughput", throughput)):
+    for name, fn in (
+        ("pipeline", lambda: pipeline(out)),
+        ("throughput", throughput),
+        ("engines", lambda: engines(out)),
+    ):
         try:
             result[name] = fn()
         except Exception:  # noqa: BLE001
@@ -129,3 +139,42 @@ def throughput() -> dict:
 
 if __name__ == "__main__":
     main()
+
+
+ENGINES = ("gpu_single", "multi_gpu_ddp", "deepspeed_zero2", "deepspeed_zero3_offload", "fsdp")
+
+
+def engines(out: Path, steps: int = 6) -> dict:
+    """Each GPU engine config launched with `accelerate launch` on a tiny LM: return code, seconds, first and last
+    loss, whether final/ was written, or why the engine was not run."""
+    from emollm.data.synthetic import SyntheticSpec, generate
+    from emollm.testing import make_tiny_lm
+
+    root = Path(__file__).resolve().parent.parent
+    lm, data = make_tiny_lm(out / "engines" / "lm", hidden=128, layers=2), out / "engines" / "syn"
+    generate(data, SyntheticSpec(n_train=64, n_dev=8, n_test=8, seed=3))
+    gpus = torch.cuda.device_count()
+    result = {}
+    for name in ENGINES:
+        procs = 1 if name == "gpu_single" else max(1, min(gpus, 2))
+        if name.startswith("deepspeed") and importlib.util.find_spec("deepspeed") is None:
+            result[name] = {"ran": False, "why": "deepspeed is not installed here (pip install deepspeed)"}
+            continue
+        run = out / "engines" / name
+        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+               str(root / "configs" / "accelerate" / f"{name}.yaml"), "--num_processes", str(procs),
+               "-m", "emollm", "train", f"lm.name_or_path={lm}", f"data.train={data / 'train.jsonl'}",
+               f"train.out_dir={run}", f"train.steps={steps}", "train.align_steps=2", "train.batch_size=4",
+               "modalities.video={encoder: precomputed, encoder_args: {dim: 32}, num_tokens: 2}",
+               "modalities.audio={encoder: precomputed, encoder_args: {dim: 24}, num_tokens: 2}",
+               "modalities.sensor={encoder: precomputed, encoder_args: {dim: 8}, num_tokens: 2}"]  # fmt: skip
+        began = time.time()
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
+                              env={**os.environ, "PYTHONPATH": str(root)})  # fmt: skip
+        log = run / "log.jsonl"
+        losses = [json.loads(x)["loss"] for x in log.read_text().splitlines()] if log.is_file() else []
+        result[name] = {"ran": True, "processes": procs, "returncode": done.returncode,
+                        "seconds": round(time.time() - began, 1), "losses": [round(x, 4) for x in losses],
+                        "final_written": (run / "final" / "meta.json").is_file(),
+                        **({"stderr_tail": done.stderr[-1500:]} if done.returncode else {})}  # fmt: skip
+    return result
