@@ -135,3 +135,23 @@ def test_bad_input_corpus_trains_evaluates_and_chats_around_the_bad_samples(
         builtins.input = original
     out = capsys.readouterr().out
     assert "error:" in out and "audio is silent" in out and out.count("emollm>") == 1
+
+
+def test_a_rationale_is_checked_against_the_cues_of_the_inputs_the_sample_has_now(trained_ckpt) -> None:
+    from emollm.data.sample import Sample
+    from emollm.evaluation.evaluate import _generated_rows
+
+    model = emollm.load(trained_ckpt)
+    measured = {"face": {"expression": "happy", "p": 0.8}, "physiology": {"hr": 80.0, "hr_change": 2.0},
+                "voice": {"pitch": 30.0, "loudness": 1.0, "voiced_rate": 2.0, "z": {"pitch": 1.2}}, "missing": []}  # fmt: skip
+    label = model.labels[0]
+    text_only = Sample(id="t", labels={"emotion": label}, text="fine", meta={"measured": measured})
+    clean = Sample(id="c", labels={"emotion": label}, text="fine", media={"video": "v", "audio": "a", "sensor": "s"},
+                   meta={"measured": measured})  # fmt: skip
+    absent = f"Emotion: {label}\nReason: No face video or voice or physiology available."
+    cited = f"Emotion: {label}\nReason: Face mostly happy (p = 0.80); pitch high (+1.2 SD)."
+    rows = [{"id": s.id} for s in (text_only, text_only, clean)]
+    _generated_rows(model, rows, [text_only, text_only, clean], [absent, cited, cited], 0.0)
+    assert rows[0]["rationale_problems"] == [] and rows[0]["rationale_absent"] == []  # right: its inputs are gone
+    assert rows[1]["rationale_absent"] and rows[1]["rationale_problems"]  # cites a face and voice it was not given
+    assert rows[2]["rationale_problems"] == [] and rows[2]["rationale_claims"] == 2

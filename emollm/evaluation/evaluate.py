@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from emollm.asr import transcriber_for
 from emollm.config import MODALITIES
-from emollm.cues import measure_samples
+from emollm.cues import cues_of_inputs, measure_samples
 from emollm.data.dataset import sample_va
 from emollm.data.prepass import feature_pass
 from emollm.data.sample import Sample, load_samples, split_roots
@@ -83,7 +83,11 @@ def _generated_rows(
         if model.template.answer_va and sample_va(sample) is not None:
             row["gold_va"], row["predicted_va"] = sample_va(sample), parse_va(answer)
         if sample.meta.get("measured") is not None and parsed.rationale:
-            text, cues = complete_clauses(parsed.rationale), sample.meta["measured"]
+            # the cues of the inputs this sample has now (a robustness copy without an input keeps the clean cues)
+            cues = cues_of_inputs(
+                sample.meta["measured"], set(sample.media), tuple(model.tokens), bool(sample.text)
+            )
+            text = complete_clauses(parsed.rationale)
             row["rationale_claims"], row["rationale_problems"] = grounding(text, cues, sample.text)
             row["rationale_level_problems"] = grounding(text, cues, sample.text, "levels")[1]
 
