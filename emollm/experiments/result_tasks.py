@@ -344,18 +344,26 @@ def _subset_metrics(folder: Path, ids: set[str], labels: tuple[str, ...]) -> dic
 
 
 def _with_comparisons(systems: dict[str, Any], task: Path) -> dict[str, Any]:
-    """Paired LLM-vs-baseline tests (label scoring, same samples) for every baseline with predictions."""
-    llm_name = "llm" if "llm" in systems else "llm_zeroshot"
-    llm_dir = task / "eval" / llm_name
-    comparisons = {}
-    for name, m in systems.items():
-        folder = Path(m["eval_dir"]) if isinstance(m, dict) and "eval_dir" in m else task / "eval" / name
-        if name != llm_name and isinstance(m, dict) and (folder / "predictions.jsonl").is_file():
-            c = compare_predictions(llm_dir, folder, "score", (llm_name, name))
-            comparisons[name] = {
-                k: c[k] for k in ("n", "delta_uar", "delta_accuracy", "delta_weighted_f1", "mcnemar")
-            }
-    return {**systems, "paired_vs_llm": comparisons}
+    """Paired LLM-vs-baseline tests (label scoring, same samples) for every baseline with predictions:
+    `paired_vs_llm` for the task's main LLM, `paired_vs_<name>` for each other LLM system (e.g. llm-measured)."""
+    llms = [n for n in systems if n.startswith("llm") and (task / "eval" / n / "predictions.jsonl").is_file()]
+    out = dict(systems)
+    for llm_name in llms:
+        comparisons = {}
+        for name, m in systems.items():
+            folder = Path(m["eval_dir"]) if isinstance(m, dict) and "eval_dir" in m else task / "eval" / name
+            if (
+                not name.startswith("llm")
+                and isinstance(m, dict)
+                and (folder / "predictions.jsonl").is_file()
+            ):
+                c = compare_predictions(task / "eval" / llm_name, folder, "score", (llm_name, name))
+                comparisons[name] = {
+                    k: c[k] for k in ("n", "delta_uar", "delta_accuracy", "delta_weighted_f1", "mcnemar")
+                }
+        main = llm_name == ("llm" if "llm" in systems else "llm_zeroshot")
+        out["paired_vs_llm" if main else f"paired_vs_{llm_name}"] = comparisons
+    return out
 
 
 __all__ = ["RunConfig", "emorynlp", "floor", "meld"]

@@ -95,9 +95,12 @@ def write_report(out: Path, summary: dict[str, Any]) -> Path:
                 if isinstance(metrics, dict) and "uar" in metrics:
                     rows.append([label, *[_cell(metrics, k) for k in HEADLINE]])
         report.table(["system", *HEADLINE], rows)
-        for base, c in (systems.get("paired_vs_llm") or {}).items():
+        pairs = [(key.removeprefix("paired_vs_"), base, c) for key, v in systems.items()
+                 if key.startswith("paired_vs_") for base, c in (v or {}).items()]  # fmt: skip
+        for llm, base, c in pairs:
             d, w = c["delta_uar"], c["delta_weighted_f1"]
-            report.para(f"LLM - {base} on the same {c['n']} samples: UAR {d['delta']:+.3f} [{d['ci95'][0]:+.3f}, "
+            name = "LLM" if llm == "llm" else llm
+            report.para(f"{name} - {base} on the same {c['n']} samples: UAR {d['delta']:+.3f} [{d['ci95'][0]:+.3f}, "
                         f"{d['ci95'][1]:+.3f}], weighted-F1 {w['delta']:+.3f} [{w['ci95'][0]:+.3f}, {w['ci95'][1]:+.3f}]; "
                         f"McNemar p = {c['mcnemar']['p_value']:.4f}.")  # fmt: skip
         if systems.get("note"):
