@@ -13,7 +13,8 @@
 - `scoring_speedup`: free generation (64 new tokens at most) / label scoring, seconds per sample, same samples, with
   both modes' accuracy and agreement, after a short fine-tune of the shipped model on answers with a rationale (the
   default answer format); `scoring_speedup_label_only` the same for a model trained on label-only answers, whose
-  generation stops after ~4 tokens, so label scoring saves little there.
+  generation stops after ~4 tokens, so label scoring saves little there. Both with the LoRA merged into the base
+  weights, as `emollm.load` does for inference.
 - `cache_speedup`: a training step encoding media on the fly / reading the feature cache (tiny LM, FER2013 +
   Whisper + physio, `benchmarks/encoders.py`).
 - `qlora_memory_ratio`: peak anonymous resident memory of QLoRA steps (the QLoRA paper's recipe: 4-bit nf4 base,
@@ -80,13 +81,13 @@ def main() -> None:
     model = train.pop("model")
     (steps, n), test = ((12, 16) if args.quick else (30, 48)), train_file.with_name("test.jsonl")
     throughput.fit_briefly(model, train_file, steps)
-    label_only = throughput.inference(model, test, n)
+    label_only = throughput.inference(model.merge_adapters(), test, n)
     del model
     model = throughput.EmoLLM.from_config(
         throughput.config(throughput.SHIPPED, train_file, throughput.label_set_of(train_file))
     )
     throughput.fit_briefly(model, train_file, steps, rationale=True)
-    infer = throughput.inference(model, test, n)
+    infer = throughput.inference(model.merge_adapters(), test, n)
     del model
     cache = cache_ratio(out / "cache", clips=6 if args.quick else 12, steps=4 if args.quick else 6)
     memory = qlora_ratio()

@@ -152,6 +152,8 @@ def test_a_rationale_is_checked_against_the_cues_of_the_inputs_the_sample_has_no
     cited = f"Emotion: {label}\nReason: Face mostly happy (p = 0.80); pitch high (+1.2 SD)."
     rows = [{"id": s.id} for s in (text_only, text_only, clean)]
     _generated_rows(model, rows, [text_only, text_only, clean], [absent, cited, cited], 0.0)
-    assert rows[0]["rationale_problems"] == [] and rows[0]["rationale_absent"] == []  # right: its inputs are gone
-    assert rows[1]["rationale_absent"] and rows[1]["rationale_problems"]  # cites a face and voice it was not given
+    # right: its inputs are gone
+    assert rows[0]["rationale_problems"] == [] and rows[0]["rationale_absent"] == []
+    # wrong: it cites a face and a voice it was not given
+    assert rows[1]["rationale_absent"] and rows[1]["rationale_problems"]
     assert rows[2]["rationale_problems"] == [] and rows[2]["rationale_claims"] == 2

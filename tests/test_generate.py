@@ -123,7 +123,9 @@ def test_merged_adapters_give_the_same_scores_and_answers(trained_ckpt, syn_data
         make_sample("I am thrilled", _media(syn_data, "syn-test-00000", ("video",))),
         make_sample(None, _media(syn_data, "syn-test-00001", ("audio", "sensor"))),
     ]
-    torch.testing.assert_close(score_labels(merged, samples), score_labels(plain, samples), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        score_labels(merged, samples), score_labels(plain, samples), rtol=1e-4, atol=1e-5
+    )
     assert generate_answers(merged, samples, 12) == generate_answers(plain, samples, 12)
     assert merged.fingerprint() == plain.fingerprint()  # evaluation resume keys stay valid
     with pytest.raises(ValueError, match="merged for inference cannot be saved"):
