@@ -60,6 +60,21 @@ def test_report_shows_every_system_with_its_interval_and_the_paired_tests(tmp_pa
     assert "UAR +0.100 [+0.010, +0.200]" in text and "McNemar p = 0.3000" in text
 
 
+def test_report_states_each_systems_rationale_figures_and_its_text_only_queries(tmp_path: Path) -> None:
+    rationale = {"rationale_checked": 8, "rationale_absent_rate": 0.125, "rationale_claim_accuracy": 0.25,
+                 "rationale_level_claim_accuracy": 0.75}  # fmt: skip
+    llm = {"uar": 0.5, "n": 8, **rationale, "protocol": "speakers 15+16",
+           "text_only_queries": {**rationale, "rationale_absent_rate": 0.0}}  # fmt: skip
+    text = write_report(tmp_path, {"emodb": {"llm": llm, "mlp": {"uar": 0.6, "n": 8}}}).read_text()
+    assert (
+        "llm rationales (8 generated): 0.125 cite an absent input; claim accuracy 0.250 exact, 0.750" in text
+    )
+    assert (
+        "(speakers 15+16)" in text and "llm on text-only queries rationales (8 generated): 0.000 cite" in text
+    )
+    assert "mlp rationales" not in text
+
+
 def test_results_refuse_unknown_tasks_and_need_the_data(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(ValueError, match="unknown results task"):
         run_results(tmp_path, ["nope"])

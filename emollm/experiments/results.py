@@ -82,6 +82,16 @@ def _cell(m: dict[str, Any], key: str) -> str:
     return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
 
 
+def _rationale_line(name: str, m: dict[str, Any]) -> str:
+    """One sentence on a system's generated rationales, read back against the cues of each sample's inputs."""
+    line = (f"{name} rationales ({m['rationale_checked']} generated): {m['rationale_absent_rate']:.3f} cite an absent "
+            f"input; claim accuracy {m['rationale_claim_accuracy']:.3f} exact, {m['rationale_level_claim_accuracy']:.3f} "
+            "at level tolerance")  # fmt: skip
+    if m.get("protocol"):
+        line += f" ({m['protocol']})"
+    return line + "."
+
+
 def write_report(out: Path, summary: dict[str, Any]) -> Path:
     """OUT/report.md: one table per task (label scoring; the LLM's generation row too) and the paired tests."""
     report = Report("emollm results: the LLM next to its baselines (95% bootstrap CIs)")
@@ -103,6 +113,11 @@ def write_report(out: Path, summary: dict[str, Any]) -> Path:
             report.para(f"{name} - {base} on the same {c['n']} samples: UAR {d['delta']:+.3f} [{d['ci95'][0]:+.3f}, "
                         f"{d['ci95'][1]:+.3f}], weighted-F1 {w['delta']:+.3f} [{w['ci95'][0]:+.3f}, {w['ci95'][1]:+.3f}]; "
                         f"McNemar p = {c['mcnemar']['p_value']:.4f}.")  # fmt: skip
+        for name, m in systems.items():
+            if isinstance(m, dict) and "rationale_absent_rate" in m:
+                report.para(_rationale_line(name, m))
+            if isinstance(m, dict) and "rationale_absent_rate" in m.get("text_only_queries", {}):
+                report.para(_rationale_line(f"{name} on text-only queries", m["text_only_queries"]))
         if systems.get("note"):
             report.para(str(systems["note"]))
         uar = {name: m.get("score", m)["uar"] for name, m in systems.items() if isinstance(m, dict)
