@@ -65,7 +65,8 @@ def test_report_states_each_systems_rationale_figures_and_its_text_only_queries(
                  "rationale_level_claim_accuracy": 0.75}  # fmt: skip
     llm = {"uar": 0.5, "n": 8, **rationale, "protocol": "speakers 15+16",
            "text_only_queries": {**rationale, "rationale_absent_rate": 0.0}}  # fmt: skip
-    text = write_report(tmp_path, {"emodb": {"llm": llm, "mlp": {"uar": 0.6, "n": 8}}}).read_text()
+    summary = {"emodb": {"llm": llm, "mlp": {"uar": 0.6, "n": 8}, "wall_seconds": 1.0, "note": "n"}}
+    text = write_report(tmp_path, summary).read_text()
     assert (
         "llm rationales (8 generated): 0.125 cite an absent input; claim accuracy 0.250 exact, 0.750" in text
     )

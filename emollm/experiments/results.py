@@ -113,11 +113,13 @@ def write_report(out: Path, summary: dict[str, Any]) -> Path:
             report.para(f"{name} - {base} on the same {c['n']} samples: UAR {d['delta']:+.3f} [{d['ci95'][0]:+.3f}, "
                         f"{d['ci95'][1]:+.3f}], weighted-F1 {w['delta']:+.3f} [{w['ci95'][0]:+.3f}, {w['ci95'][1]:+.3f}]; "
                         f"McNemar p = {c['mcnemar']['p_value']:.4f}.")  # fmt: skip
-        for name, m in systems.items():
-            if isinstance(m, dict) and "rationale_absent_rate" in m:
-                report.para(_rationale_line(name, m))
-            if isinstance(m, dict) and "rationale_absent_rate" in m.get("text_only_queries", {}):
-                report.para(_rationale_line(f"{name} on text-only queries", m["text_only_queries"]))
+        for name, m in ((n, m) for n, m in systems.items() if isinstance(m, dict)):
+            for label, figures in (
+                (name, m),
+                (f"{name} on text-only queries", m.get("text_only_queries", {})),
+            ):
+                if "rationale_absent_rate" in figures:
+                    report.para(_rationale_line(label, figures))
         if systems.get("note"):
             report.para(str(systems["note"]))
         uar = {name: m.get("score", m)["uar"] for name, m in systems.items() if isinstance(m, dict)
