@@ -4,7 +4,9 @@
 
 - `mfu`: training FLOP/s of SmolLM2-135M + LoRA on MELD text (FLOPs as counted in `benchmarks/throughput.py`:
   4 N_body per non-padding token, the LM head only where the loss is read) / the matmul peak measured in this run,
-  in the best dtype here (`train.mixed_precision: auto`); `legacy_mfu` the same for the emollm 0.1 loop.
+  in the best dtype here (`train.mixed_precision: auto`; under bf16 autocast `emollm train` stores the frozen decoder
+  linears in bf16 once, as measured here); `legacy_mfu` the same for the emollm 0.1 loop; `mfu_bf16_weights` the
+  whole LM stored in bf16 (`lm.dtype=bfloat16`: the residual stream and norms in bf16 too, so not the same numerics).
 - `tokens_per_s_ratio` / `samples_per_s_ratio`: the shipped recipe (emotion_compact prompt, LM head only at
   supervised positions, no LoRA dropout, length-grouped batches, auto precision) / the emollm 0.1 default loop
   (emotion_default prompt, logits at every position, LoRA dropout 0.05, random batches, fp32), same samples, batch 8.
@@ -18,9 +20,13 @@
 - `cache_speedup`: a training step encoding media on the fly / reading the feature cache (tiny LM, FER2013 +
   Whisper + physio, `benchmarks/encoders.py`).
 - `qlora_memory_ratio`: peak anonymous resident memory of QLoRA steps (the QLoRA paper's recipe: 4-bit nf4 base,
-  bf16 compute where this hardware has it, activation checkpointing: `lm.quantization=4bit lm.dtype=bfloat16
-  train.activation_checkpointing=true`, as in `configs/smollm2_qlora4.yaml`) / fp32 LoRA steps (the default), each
-  in a fresh process; `qlora_4bit_only_memory_ratio`: 4-bit with fp32 compute, no checkpointing / fp32 (what
+  bf16 compute where this hardware has it, activation checkpointing) / fp32 LoRA steps (the default), each in a fresh
+  process, both with `train.return_freed_memory=true` (freed tensors leave the process at once, so the peak is the
+  live tensors' and not glibc's retained free lists); `qlora_recipe_vs_default_memory_ratio`: the QLoRA preset
+  (`configs/smollm2_qlora4.yaml`, which sets it) / fp32 LoRA with the default allocator, what a user switching
+  presets sees; `qlora_memory_ratio_default_allocator`: both with the default allocator;
+  `return_freed_memory_step_time_ratio`: fp32 step time with / without it (its cost: more page faults);
+  `qlora_4bit_only_memory_ratio`: 4-bit with fp32 compute, no checkpointing, default allocator / fp32 (what
   quantization alone saves: at 135 M parameters the activations, not the weights, dominate a step's peak).
 `--quick` measures fewer steps and samples (under 5 minutes on 2 cores).
 """
@@ -46,18 +52,27 @@ from emollm.testing import make_tiny_lm  # noqa: E402
 
 def qlora_ratio() -> dict:
     """Step peaks of fp32 LoRA (the default), the QLoRA recipe (4-bit + activation checkpointing) and 4-bit alone,
-    each in its own process (anonymous memory, weights copied into it; see `throughput.memory_child`)."""
+    with and without freed memory returned at once, each in its own process (anonymous memory, weights copied into it; see `throughput.memory_child`)."""
     script = Path(__file__).resolve().parent / "throughput.py"
     runs = {}
     compute = "bfloat16" if throughput.resolve_mixed_precision("auto") == "bf16" else "float32"
-    for name, args in (("fp32", ["fp32"]), ("qlora", ["4bit", "--checkpointing", "--compute", compute]),
+    qlora = ["4bit", "--checkpointing", "--compute", compute]
+    for name, args in (("fp32", ["fp32"]), ("fp32_return_freed", ["fp32", "--return-freed"]),
+                       ("qlora", [*qlora, "--return-freed"]), ("qlora_default_allocator", qlora),
                        ("4bit", ["4bit"])):  # fmt: skip
         cmd = [sys.executable, str(script), "--memory", *args]
         runs[name] = json.loads(
             subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1]
         )
     peak = {k: v["step_peak_anon_gb"] for k, v in runs.items()}
-    return {**runs, "ratio": peak["qlora"] / peak["fp32"], "weights_only_ratio": peak["4bit"] / peak["fp32"]}
+    return {
+        **runs,
+        "ratio": peak["qlora"] / peak["fp32_return_freed"],
+        "recipe_vs_default_ratio": peak["qlora"] / peak["fp32"],
+        "default_allocator_ratio": peak["qlora_default_allocator"] / peak["fp32"],
+        "weights_only_ratio": peak["4bit"] / peak["fp32"],
+        "return_freed_step_time_ratio": runs["fp32_return_freed"]["s_per_step"] / runs["fp32"]["s_per_step"],
+    }
 
 
 def cache_ratio(out: Path, clips: int, steps: int) -> dict:
@@ -78,22 +93,21 @@ def main() -> None:
     shutil.rmtree(out, ignore_errors=True)
     train_file = throughput.meld_split(out / "meld")
     train = throughput.training(train_file, n_batches=4 if args.quick else 10)
-    model = train.pop("model")
     (steps, n), test = ((12, 16) if args.quick else (30, 48)), train_file.with_name("test.jsonl")
-    throughput.fit_briefly(model, train_file, steps)
-    label_only = throughput.inference(model.merge_adapters(), test, n)
-    del model
-    model = throughput.EmoLLM.from_config(
-        throughput.config(throughput.SHIPPED, train_file, throughput.label_set_of(train_file))
-    )
-    throughput.fit_briefly(model, train_file, steps, rationale=True)
-    infer = throughput.inference(model.merge_adapters(), test, n)
-    del model
+    shipped = throughput.config(throughput.SHIPPED, train_file, throughput.label_set_of(train_file))
+    inference = {}
+    for name, rationale in (("label_only", False), ("rationale", True)):
+        model = throughput.EmoLLM.from_config(shipped)
+        throughput.fit_briefly(model, train_file, steps, rationale=rationale)
+        inference[name] = throughput.inference(model.merge_adapters(), test, n)
+        del model
+    label_only, infer = inference["label_only"], inference["rationale"]
     cache = cache_ratio(out / "cache", clips=6 if args.quick else 12, steps=4 if args.quick else 6)
     memory = qlora_ratio()
     result = {
         "mfu": round(train["shipped"]["mfu"], 3),
         "legacy_mfu": round(train["legacy"]["mfu"], 3),
+        **({"mfu_bf16_weights": round(train["bf16_weights"]["mfu"], 3)} if "bf16_weights" in train else {}),
         "tokens_per_s_ratio": round(train["shipped"]["tokens_per_s"] / train["legacy"]["tokens_per_s"], 2),
         "samples_per_s_ratio": round(train["shipped"]["samples_per_s"] / train["legacy"]["samples_per_s"], 2),
         "scoring_speedup": round(infer["generate"]["s_per_sample"] / infer["score"]["s_per_sample"], 2),
@@ -102,7 +116,10 @@ def main() -> None:
         ),
         "cache_speedup": round(cache["ratio"], 1),
         "qlora_memory_ratio": round(memory["ratio"], 3),
+        "qlora_recipe_vs_default_memory_ratio": round(memory["recipe_vs_default_ratio"], 3),
+        "qlora_memory_ratio_default_allocator": round(memory["default_allocator_ratio"], 3),
         "qlora_4bit_only_memory_ratio": round(memory["weights_only_ratio"], 3),
+        "return_freed_memory_step_time_ratio": round(memory["return_freed_step_time_ratio"], 3),
         "details": {
             "training": train,
             "inference": infer,

@@ -1,9 +1,11 @@
 """Which mixed precision is fastest here: bf16 autocast pays off only where the hardware multiplies bf16 natively
 (recent GPUs; CPUs with AVX512-BF16 or AMX). On an AVX2-only CPU a bf16 matmul runs ~7x slower than fp32, so
-`train.mixed_precision: auto` measures instead of guessing."""
+`train.mixed_precision: auto` measures instead of guessing. Also the CPU allocator setting that keeps a step's peak
+resident memory at its live tensors (`train.return_freed_memory`)."""
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
 import time
@@ -45,3 +47,15 @@ def resolve_mixed_precision(setting: str) -> str:
         "mixed precision auto -> %s (bf16 autocast %.2fx the fp32 matmul speed on this CPU)", choice, speedup
     )
     return choice
+
+
+def return_freed_memory(threshold: int = 64 * 1024) -> bool:
+    """Make glibc malloc serve allocations above `threshold` bytes with mmap, so a freed tensor goes back to the OS at
+    once instead of staying in the heap's free lists (peak RSS then follows live memory; CPU only, Linux/glibc)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        log.info("train.return_freed_memory: no glibc here, left as is")
+        return False
+    m_mmap_threshold = -3  # mallopt parameter number from <malloc.h>
+    return bool(libc.mallopt(m_mmap_threshold, threshold))

@@ -33,6 +33,7 @@ from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.faults import kill_point
 from emollm.io import atomic_write_json, atomic_write_text
 from emollm.model.emollm import EmoLLM
+from emollm.model.lm import store_frozen_linears
 from emollm.precision import resolve_mixed_precision
 from emollm.run_state import (
     log_row,
@@ -252,6 +253,8 @@ def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run 
         return run_dir / "final"
     set_seed(t.seed)
     model = EmoLLM.from_config(cfg, accelerator.device)
+    if (accelerator.mixed_precision, accelerator.device.type, cfg.lm.quantization) == ("bf16", "cpu", "none"):
+        store_frozen_linears(model.lm, torch.bfloat16)  # autocast would copy them to bf16 at every step
     counts = model.parameter_counts()
     log.info("parameters: %s trainable of %s total (%.3f%%)", f"{counts['trainable']:,}", f"{counts['total']:,}",
              100 * counts["trainable"] / counts["total"])  # fmt: skip

@@ -103,7 +103,8 @@ def trained(config: str, overrides: list[str]) -> tuple[Path, float]:
 
 
 def meld(root: str, out: Path) -> dict[str, Any]:
-    """MELD text, 7 classes: full official train (one epoch), dev selection, full test; TF-IDF and MiniLM baselines."""
+    """MELD text, 7 classes: full official train (one epoch, dialogue context), dev selection, full test; TF-IDF and
+    MiniLM baselines (utterance alone)."""
     data, task = corpus("meld", root, out), out / "meld"
     began = time.time()
     final, seconds = trained("results/meld_text.yaml", [f"data.train={data / 'train.jsonl'}",

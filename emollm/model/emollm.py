@@ -19,6 +19,7 @@ from emollm.labels import get_labels
 from emollm.model.lm import apply_lora, enable_activation_checkpointing, load_lm
 from emollm.model.projector import build_projector
 from emollm.model.tokens import add_placeholder_tokens
+from emollm.precision import return_freed_memory
 from emollm.prompts import ModalityTokens, PromptTemplate, load_template
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ class EmoLLM(nn.Module):
         lm = apply_lora(lm, cfg.lm)
         if cfg.train.activation_checkpointing:
             enable_activation_checkpointing(lm)
+        if cfg.train.return_freed_memory and torch.device(device).type == "cpu":
+            return_freed_memory()
         hidden = lm.get_input_embeddings().weight.shape[1]
         encoders = {m: build_encoder(mc.encoder, m, **mc.encoder_args) for m, mc in cfg.modalities.items()}
         projectors = nn.ModuleDict(

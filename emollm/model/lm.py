@@ -98,3 +98,18 @@ def enable_activation_checkpointing(lm: nn.Module) -> None:
         base.activation_checkpointing_enable(kwargs)
     else:
         base.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
+def store_frozen_linears(lm: nn.Module, dtype: torch.dtype) -> int:
+    """Keep the frozen decoder's linear weights in `dtype` (the autocast dtype): autocast casts them to it at every
+    forward anyway, so the matmuls are the same without the per-step copy. Embeddings, norms, the LM head and the
+    trainable LoRA/projector weights keep their dtype. Returns the number of layers converted."""
+    base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
+    converted = 0
+    for module in base.get_decoder().modules():
+        if type(module) is nn.Linear and not module.weight.requires_grad and module.weight.dtype != dtype:
+            module.weight.data = module.weight.data.to(dtype)
+            if module.bias is not None:
+                module.bias.data = module.bias.data.to(dtype)
+            converted += 1
+    return converted

@@ -1,0 +1,91 @@
+"""CPU runtime settings: `train.return_freed_memory` hands freed tensor memory back to the OS."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys
+    import torch
+    from emollm.precision import return_freed_memory
+
+    def anon_mb():
+        with open("/proc/self/status") as fh:
+            return int(next(x for x in fh if x.startswith("RssAnon")).split()[1]) / 1024
+
+    applied = return_freed_memory() if sys.argv[1] == "on" else False
+    big = torch.empty(16 * 2**20, dtype=torch.uint8).fill_(1)
+    del big  # freeing a mmapped 16 MiB block lifts glibc's dynamic mmap threshold above 1 MiB
+    tensors = [torch.empty(2**20, dtype=torch.uint8).fill_(1) for _ in range(256)]  # 256 x 1 MiB
+    full = anon_mb()
+    del tensors[::2]  # every other block freed: holes the heap cannot trim
+    print(json.dumps({"applied": applied, "released_mb": full - anon_mb()}))
+    """
+)
+
+
+def _released(setting: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, setting], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc settings are Linux-only")
+def test_return_freed_memory_releases_freed_tensors_at_once() -> None:
+    on, off = _released("on"), _released("off")
+    assert on["applied"] is True
+    assert on["released_mb"] > 100, on  # 128 MiB freed -> resident memory falls with it
+    assert off["released_mb"] < 32, off  # the default heap keeps the holes resident
+
+
+def test_frozen_linears_in_bf16_give_the_same_autocast_step(tiny_cfg) -> None:
+    """bf16 autocast casts the frozen fp32 weights at every forward; storing them in bf16 once gives the same loss and
+    LoRA gradients without the copies, and leaves LoRA, embeddings and norms in fp32."""
+    import torch
+
+    from emollm.data.dataset import Collator, build_dataset
+    from emollm.data.sample import load_samples
+    from emollm.model.emollm import EmoLLM
+    from emollm.model.lm import store_frozen_linears
+
+    torch.manual_seed(0)
+    model = EmoLLM.from_config(tiny_cfg)
+    samples, _ = load_samples(tiny_cfg.data.train, model.labels)
+    ds, _ = build_dataset(samples[:4], model.tokenizer, model.template, model.tokens, model.labels, 512)
+    batch = Collator(model.encoders, model.tokenizer.pad_token_id)([ds[i] for i in range(4)])
+
+    def loss_and_grads() -> tuple[torch.Tensor, list[torch.Tensor]]:
+        model.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"]).loss
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for n, p in model.named_parameters() if "lora_B" in n]
+
+    before, grads_before = loss_and_grads()
+    converted = store_frozen_linears(model.lm, torch.bfloat16)
+    after, grads_after = loss_and_grads()
+    assert converted > 0 and store_frozen_linears(model.lm, torch.bfloat16) == 0
+    dtypes = {n: p.dtype for n, p in model.named_parameters()}
+    assert all(d == torch.float32 for n, d in dtypes.items() if "lora_" in n or "norm" in n or "embed" in n)
+    assert any(d == torch.bfloat16 for n, d in dtypes.items() if "base_layer" in n)
+    assert torch.equal(before, after)
+    assert all(torch.equal(a, b) for a, b in zip(grads_before, grads_after, strict=True))
+
+
+def test_return_freed_memory_is_applied_from_the_config(tiny_lm, syn_data, tmp_path, monkeypatch) -> None:
+    """`train.return_freed_memory: true` (the QLoRA preset) reaches the allocator when the model is built on CPU."""
+    from emollm.config import load_config
+    from emollm.model import emollm as model_module
+    from tests.conftest import tiny_overrides
+
+    calls = []
+    monkeypatch.setattr(model_module, "return_freed_memory", lambda: calls.append(True) or True)
+    for flag in ("false", "true"):
+        cfg = load_config(None, tiny_overrides(tiny_lm, syn_data, tmp_path, train__return_freed_memory=flag))
+        model_module.EmoLLM.from_config(cfg)
+        assert len(calls) == (flag == "true")
