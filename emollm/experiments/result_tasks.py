@@ -150,11 +150,13 @@ def emorynlp(root: str, out: Path, meld_ckpt: Path) -> dict[str, Any]:
 
 def floor(root: str, out: Path) -> dict[str, Any]:
     """The untuned SmolLM2-135M-Instruct (LoRA at its identity init, no training) on stratified subsets of MELD test
-    (500) and EmoryNLP dev (300, mapped), both prediction modes: the floor a fine-tuned model must clear."""
+    (500) and EmoryNLP dev (300, mapped), both prediction modes, with the utterance-only compact prompt: the floor a
+    fine-tuned model must clear."""
     task = out / "floor"
     ckpt = task / "untuned"
     if not (ckpt / "meta.json").is_file():
-        cfg = load_config(resource_dir("configs") / "results/meld_text.yaml", [f"train.out_dir={task}"])
+        cfg = load_config(resource_dir("configs") / "results/meld_text.yaml",
+                          [f"train.out_dir={task}", "data.prompt=emotion_compact"])  # fmt: skip
         ckpt.mkdir(parents=True, exist_ok=True)
         write_model_files(EmoLLM.from_config(cfg), ckpt, {"step": 0, "stage": "untuned"})
     meld_test = stratified(

@@ -75,13 +75,13 @@ class EmoLLM(nn.Module):
     @classmethod
     def from_config(cls, cfg: RunConfig, device: torch.device | str = "cpu") -> EmoLLM:
         """Build a fresh model (base LM + new LoRA + freshly initialised projectors) from a run config."""
+        if cfg.train.return_freed_memory and torch.device(device).type == "cpu":
+            return_freed_memory()  # before loading: quantization's temporaries are returned too
         lm, tokenizer, _ = load_lm(cfg.lm, device)
         tokens = add_placeholder_tokens(tokenizer, lm, {m: mc.num_tokens for m, mc in cfg.modalities.items()})
         lm = apply_lora(lm, cfg.lm)
         if cfg.train.activation_checkpointing:
             enable_activation_checkpointing(lm)
-        if cfg.train.return_freed_memory and torch.device(device).type == "cpu":
-            return_freed_memory()
         hidden = lm.get_input_embeddings().weight.shape[1]
         encoders = {m: build_encoder(mc.encoder, m, **mc.encoder_args) for m, mc in cfg.modalities.items()}
         projectors = nn.ModuleDict(
