@@ -253,8 +253,11 @@ def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run 
         return run_dir / "final"
     set_seed(t.seed)
     model = EmoLLM.from_config(cfg, accelerator.device)
-    if (accelerator.mixed_precision, accelerator.device.type, cfg.lm.quantization) == ("bf16", "cpu", "none"):
-        store_frozen_linears(model.lm, torch.bfloat16)  # autocast would copy them to bf16 at every step
+    # autocast would copy them to bf16 at every step; one process only: each rank measures `auto` on its own, and
+    # ranks holding different dtypes would hang DDP's first broadcast
+    single = accelerator.num_processes == 1 and cfg.lm.quantization == "none"
+    if single and (accelerator.mixed_precision, accelerator.device.type) == ("bf16", "cpu"):
+        store_frozen_linears(model.lm, torch.bfloat16)
     counts = model.parameter_counts()
     log.info("parameters: %s trainable of %s total (%.3f%%)", f"{counts['trainable']:,}", f"{counts['total']:,}",
              100 * counts["trainable"] / counts["total"])  # fmt: skip
