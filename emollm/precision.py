@@ -1,6 +1,7 @@
 """Which mixed precision is fastest here: bf16 autocast pays off only where the hardware multiplies bf16 natively
 (recent GPUs; CPUs with AVX512-BF16 or AMX). On an AVX2-only CPU a bf16 matmul runs ~7x slower than fp32, so
-`train.mixed_precision: auto` measures instead of guessing. Also the CPU allocator setting that keeps a step's peak
+`train.mixed_precision: auto` reads the CPU flags (the same answer in every process) and measures only where
+it cannot read them. Also the CPU allocator setting that keeps a step's peak
 resident memory at its live tensors (`train.return_freed_memory`)."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import ctypes
 import functools
 import logging
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -34,13 +36,28 @@ def cpu_bf16_speedup(rows: int = 256, width: int = 576, out: int = 1536) -> floa
     return fp32 / bf16
 
 
+def cpu_bf16_flags() -> bool | None:
+    """Whether this CPU multiplies bf16 natively (avx512_bf16 / amx_bf16 in /proc/cpuinfo); None where unknown."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return None
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def resolve_mixed_precision(setting: str) -> str:
-    """`no` | `bf16` | `fp16` as given; `auto`: bf16 on a GPU that supports it, on CPU bf16 only when it measures
-    at least 1.2x faster than fp32 here, else `no`."""
+    """`no` | `bf16` | `fp16` as given; `auto`: bf16 on a GPU that supports it; on CPU bf16 where the CPU flags say
+    it multiplies bf16 natively (the same answer in every process and every resumed run), else, where the flags
+    cannot be read, when it measures at least 1.2x faster than fp32; otherwise `no`."""
     if setting != "auto":
         return setting
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "no"
+    native = cpu_bf16_flags()
+    if native is not None:
+        choice = "bf16" if native else "no"
+        log.info("mixed precision auto -> %s (native bf16 in the CPU flags: %s)", choice, native)
+        return choice
     speedup = cpu_bf16_speedup()
     choice = "bf16" if speedup >= 1.2 else "no"
     log.info(

@@ -89,3 +89,15 @@ def test_return_freed_memory_is_applied_from_the_config(tiny_lm, syn_data, tmp_p
         cfg = load_config(None, tiny_overrides(tiny_lm, syn_data, tmp_path, train__return_freed_memory=flag))
         model_module.EmoLLM.from_config(cfg)
         assert len(calls) == (flag == "true")
+
+
+def test_auto_precision_follows_the_cpu_flags_and_measures_only_without_them(monkeypatch) -> None:
+    """`auto` on CPU is decided by the flags (the same in every process); a timing decides only where none are read."""
+    from emollm import precision
+
+    monkeypatch.setattr(precision.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(precision, "cpu_bf16_speedup", lambda: 4.0)
+    for flags, expected in ((True, "bf16"), (False, "no"), (None, "bf16")):
+        monkeypatch.setattr(precision, "cpu_bf16_flags", lambda flags=flags: flags)
+        assert precision.resolve_mixed_precision("auto") == expected
+    assert precision.resolve_mixed_precision("no") == "no"
