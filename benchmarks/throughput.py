@@ -154,9 +154,8 @@ def training(data: Path, n_batches: int, batch: int = 8) -> dict[str, Any]:
     result: dict[str, Any] = {"peak_gflops": {d: round(peak_gflops(d), 1) for d in ("fp32", "bf16")},
                               "best_dtype": "bf16" if precision == "bf16" else "fp32", "batch": batch}  # fmt: skip
     runs = [("legacy", LEGACY, True), ("shipped", SHIPPED, False)]
-    if (
-        precision == "bf16"
-    ):  # the whole LM stored in bf16 (residual stream too): faster, numerics not the same
+    # the whole LM stored in bf16 (residual stream too): faster, numerics not the same
+    if precision == "bf16":
         runs.append(("bf16_weights", [*SHIPPED, "lm.dtype=bfloat16"], False))
     for name, variant, legacy in runs:
         torch.manual_seed(0)

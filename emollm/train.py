@@ -253,8 +253,8 @@ def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run 
         return run_dir / "final"
     set_seed(t.seed)
     model = EmoLLM.from_config(cfg, accelerator.device)
-    # autocast would copy them to bf16 at every step; one process only: each rank measures `auto` on its own, and
-    # ranks holding different dtypes would hang DDP's first broadcast
+    # autocast would copy them to bf16 at every step; one process only: ranks holding different dtypes would hang
+    # DDP's first broadcast (seen once while `auto` was still a per-rank timing)
     single = accelerator.num_processes == 1 and cfg.lm.quantization == "none"
     if single and (accelerator.mixed_precision, accelerator.device.type) == ("bf16", "cpu"):
         store_frozen_linears(model.lm, torch.bfloat16)

@@ -3,7 +3,8 @@ CI and the LLM against its baselines by a paired test on the same samples.
 
 Tasks (`--only` picks some; each resumes what it finished):
 - `meld`: MELD text, 7 classes, the full official train split for one epoch (up to 3 earlier dialogue turns in the
-  prompt), checkpoint chosen on 300 stratified dev utterances, the full 2,610-utterance test split; TF-IDF + logistic regression and MiniLM + MLP baselines.
+  prompt), checkpoint chosen on 300 stratified dev utterances, the full 2,610-utterance test split; TF-IDF + logistic
+  regression and MiniLM + MLP baselines.
 - `emorynlp`: the MELD model zero-shot on EmoryNLP dev through `emorynlp_to_meld`, also on the dev utterances not found
   verbatim in MELD; TF-IDF + logistic regression trained in-corpus on EmoryNLP train in the same label space.
 - `floor`: the untuned SmolLM2-135M-Instruct on MELD test (500) and EmoryNLP dev (300), both modes.
