@@ -23,6 +23,7 @@ from emollm.model.emollm import EmoLLM
 from emollm.model.lm import load_lm
 from emollm.model.projector import build_projector
 from emollm.model.tokens import add_placeholder_tokens
+from emollm.prior_adjustment import read_prior_adjustment
 from emollm.prompts import ModalityTokens, parse_template
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,9 @@ def load_checkpoint(folder: str | Path, device: torch.device | str = "cpu", merg
     )
     model = EmoLLM(lm, tokenizer, projectors.to(device), encoders, tokens, template, cfg.data.labels, cfg)
     model.path = str(folder)
+    model.prior_adjustment = read_prior_adjustment(folder)
+    if model.prior_adjustment is not None:
+        model.prior_adjustment.check_labels(model.labels, str(folder / "prior_adjustment.json"))
     return (model.merge_adapters() if merge else model).eval()
 
 

@@ -206,8 +206,15 @@ class BaselineConfig:
     """Sentence encoder (hub id or path) giving the baselines a `text` modality; empty = no text."""
     task: str = "classification"
     """classification (emotion labels) or regression (valence and arousal, CCC loss)."""
+    prior_adjustment: str = ""
+    """Fit a label-prior adjustment on dev for this metric (weighted_f1, uar, macro_f1, accuracy); empty = none."""
 
     def __post_init__(self) -> None:
+        _one_of(
+            "baseline.prior_adjustment",
+            self.prior_adjustment,
+            ("", "weighted_f1", "uar", "macro_f1", "accuracy"),
+        )
         _positive("baseline.epochs", self.epochs)
         _positive("baseline.batch_size", self.batch_size)
         _one_of("baseline.task", self.task, ("classification", "regression"))

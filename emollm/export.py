@@ -37,7 +37,7 @@ def export(ckpt: str | Path, out: str | Path, merge: bool = False, metrics: str 
     cfg = yaml.safe_load((folder / "config.yaml").read_text())
     scores = json.loads(Path(metrics).read_text()) if metrics else None
     with atomic_dir(out) as tmp:
-        for name in {*REQUIRED, "meta.json"}:
+        for name in {*REQUIRED, "meta.json", "prior_adjustment.json"}:
             source = folder / name
             if source.is_file():
                 (tmp / name).parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +78,16 @@ def _metrics_lines(scores: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _prior_lines(model: EmoLLM) -> list[str]:
+    adj = model.prior_adjustment
+    if adj is None:
+        return []
+    return [
+        f"- Label scores adjusted by the training label prior (log p - {adj.tau:g} log prior; tau fitted for"
+        f" {adj.metric} on `{adj.fitted_on}`; prior_adjustment.json; `emollm calibrate --remove` undoes it)"
+    ]
+
+
 def model_card(model: EmoLLM, cfg: dict[str, Any], scores: dict[str, Any] | None, merged: bool) -> str:
     """A model card: what the model is, how it was made, how well it did, and what it must not be used for."""
     enc = {m: f"{e.name} (fingerprint {e.fingerprint()[:12]})" for m, e in model.encoders.items()} or {
@@ -96,7 +106,7 @@ def model_card(model: EmoLLM, cfg: dict[str, Any], scores: dict[str, Any] | None
         "- Inputs: " + "; ".join(f"{m}: {e}" for m, e in enc.items()),
         f"- Training data: `{cfg['data']['train']}`; prompt template `{model.template.name}` v{model.template.version}"
         f" (in prompt.yaml); {cfg['train']['align_steps']} alignment + {cfg['train']['steps']} LoRA steps, batch"
-        f" {cfg['train']['batch_size']}, seed {cfg['train']['seed']} (config.yaml)",
+        f" {cfg['train']['batch_size']}, seed {cfg['train']['seed']} (config.yaml)", *_prior_lines(model),
         "", "## Results", "", *_metrics_lines(scores), "", "## Use", "",
         "```python\nimport emollm\nm = emollm.load(\"THIS_FOLDER\")\nm.predict(text=\"I can't believe you did this!\")\n```",
         "", "With transformers + peft only (text in, text out): load the base model, resize its embeddings to the"

@@ -130,11 +130,14 @@ def _candidates(model: EmoLLM) -> list[list[int]]:
 
 
 @torch.no_grad()
-def score_labels(model: EmoLLM, samples: Sequence[Sample], prefixes: Sequence[str] | None = None) -> Tensor:
+def score_labels(
+    model: EmoLLM, samples: Sequence[Sample], prefixes: Sequence[str] | None = None, adjust: bool = True
+) -> Tensor:
     """Probabilities `[B, K]` over the label set: softmax over labels of log P(verbalised label, then a word
     boundary | prompt [+ prefix]). The boundary term (any next token that does not continue the word) keeps P(label)
     from being P(a prefix of a longer word). `prefixes` (e.g. generated cues, see `label_prefix`) go between the
-    prompt and the label, for templates that name the label last.
+    prompt and the label, for templates that name the label last. With `adjust` the model's fitted label-prior
+    adjustment (`model.prior_adjustment`, see `emollm.prior_adjustment`) is applied when it has one.
 
     The prompt plus the candidates' shared prefix runs once (LM head on the last position only); its KV cache is
     repeated K times and only the differing label tokens run again, so K labels cost little more than one prompt.
@@ -176,8 +179,9 @@ def score_labels(model: EmoLLM, samples: Sequence[Sample], prefixes: Sequence[st
     last = torch.tensor([len(s) - 1 for s in suffixes], device=model.device).repeat(b)
     cont = continuation_mask(model.tokenizer, lp.shape[-1]).to(model.device)
     boundary = torch.logsumexp(lp[torch.arange(b * k), last][:, ~cont], dim=-1)  # log P(no word continuation)
-    total = first + (tokens + boundary).view(b, k)
-    return torch.softmax(total, dim=-1).cpu()
+    probs = torch.softmax(first + (tokens + boundary).view(b, k), dim=-1).cpu()
+    adjustment = getattr(model, "prior_adjustment", None)
+    return adjustment.apply(probs) if adjust and adjustment is not None else probs
 
 
 @torch.no_grad()
@@ -211,14 +215,14 @@ def generate_answers(
 
 
 def label_probabilities(
-    model: EmoLLM, samples: Sequence[Sample], answers: Sequence[str] | None = None
+    model: EmoLLM, samples: Sequence[Sample], answers: Sequence[str] | None = None, adjust: bool = True
 ) -> Tensor:
     """Label-scoring probabilities `[B, K]`; for label-last templates, scored after the cues of the generated
-    classification answers (`answers`, generated here when not given)."""
+    classification answers (`answers`, generated here when not given); `adjust` as in `score_labels`."""
     if not model.template.label_last:
-        return score_labels(model, samples)
+        return score_labels(model, samples, adjust=adjust)
     answers = answers if answers is not None else generate_answers(model, samples)
-    return score_labels(model, samples, [label_prefix(model.template, a) for a in answers])
+    return score_labels(model, samples, [label_prefix(model.template, a) for a in answers], adjust)
 
 
 def predict(
@@ -227,7 +231,8 @@ def predict(
     media: dict[str, str | None] | None = None,
     max_new_tokens: int = 96,
 ) -> dict[str, Any]:
-    """Label from label scoring, per-label probabilities, the generated answer's rationale, modalities used."""
+    """Label from label scoring (after the model's label-prior adjustment, whose tau is reported, if it has one),
+    per-label probabilities, the generated answer's rationale, modalities used."""
     sample, info = input_sample(model, text, media)
     began = time.time()
     answer = generate_answers(model, [sample], max_new_tokens)[0]
@@ -240,6 +245,7 @@ def predict(
         "scores": {lab: round(float(p), 6) for lab, p in zip(model.labels, probs, strict=True)},
         "generated_label": parsed.label,
         "answer": answer,
+        "prior_adjustment_tau": model.prior_adjustment.tau if model.prior_adjustment is not None else None,
         **info,
         "seconds": round(time.time() - began, 3),
     }

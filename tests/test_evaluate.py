@@ -66,7 +66,7 @@ def test_eval_resumes_only_its_own_partial_predictions(trained_ckpt, syn_data, t
     calls = []
     original = ev.score_labels
     monkeypatch.setattr(
-        ev, "score_labels", lambda m, batch, *a: calls.append(len(batch)) or original(m, batch, *a)
+        ev, "score_labels", lambda m, batch, *a, **k: calls.append(len(batch)) or original(m, batch, *a, **k)
     )
     # killed after 7 predictions, in the middle of writing the 8th line
     (out / "predictions.partial.jsonl").write_text("\n".join([key, *rows[:7], rows[7][:25]]) + "\n")

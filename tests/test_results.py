@@ -82,3 +82,11 @@ def test_results_refuse_unknown_tasks_and_need_the_data(tmp_path: Path, monkeypa
     monkeypatch.delenv("EMOLLM_DATA_DIR", raising=False)
     with pytest.raises(FileNotFoundError, match="EMOLLM_DATA_DIR"):
         run_results(tmp_path, ["meld"])
+
+
+def test_wall_seconds_add_up_over_resumed_invocations(tmp_path: Path) -> None:
+    import time
+
+    first = tasks.wall_seconds(tmp_path, time.time() - 100)
+    second = tasks.wall_seconds(tmp_path, time.time() - 5)
+    assert 100 <= first < 110 and 105 <= second < 120

@@ -21,6 +21,7 @@ from emollm.data.sample import split_roots
 from emollm.evaluation.label_maps import map_split_into
 from emollm.evaluation.report.eval import write_eval_report
 from emollm.io import atomic_write_json, atomic_write_text, load_safetensors, write_jsonl
+from emollm.prior_adjustment import PriorAdjustment, as_dict
 
 FORMAT = 1
 
@@ -34,8 +35,10 @@ def save_baseline(
     train: Any,
     stats: dict[str, tuple[torch.Tensor, torch.Tensor]],
     labels: tuple[str, ...],
+    adjustment: PriorAdjustment | None = None,
 ) -> None:
-    """Write the fusion's weights, its training normalisation statistics and everything needed to rebuild it."""
+    """Write the fusion's weights, its training normalisation statistics and everything needed to rebuild it
+    (with its fitted label-prior adjustment, if any)."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
     for m, (mean, std) in stats.items():
@@ -59,6 +62,7 @@ def save_baseline(
             "modality_dropout": bc.modality_dropout,
             "class_weights": bc.class_weights,
             "seed": bc.seed,
+            "prior_adjustment": as_dict(adjustment),
         },
     )
 
@@ -119,6 +123,8 @@ def baseline_predictions(
     began = time.time()
     with torch.no_grad():
         probs = predict_proba(model, fs)
+    if meta.get("prior_adjustment"):
+        probs = PriorAdjustment.from_dict(meta["prior_adjustment"], f"{folder}/baseline.json").apply(probs)
     per = (time.time() - began) / len(fs)
     rows = prediction_rows(fs, probs, tuple(meta["labels"]))
     for row in rows:

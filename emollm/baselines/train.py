@@ -25,6 +25,7 @@ from emollm.evaluation.metrics import (
 )
 from emollm.io import atomic_write_json, write_jsonl
 from emollm.labels import get_labels
+from emollm.prior_adjustment import PriorAdjustment, as_dict, fit_prior_adjustment
 
 log = logging.getLogger("emollm.baselines")
 ALL = (
@@ -218,16 +219,18 @@ def run_baselines(
         began = time.time()
         model, info = fit(name, train, dev, len(labels), bc)
         seconds = time.time() - began
-        save_baseline(out / name, model, name, cfg, bc, train, stats, labels)
+        adjustment = fitted_adjustment(model, train, dev, labels, bc)
+        save_baseline(out / name, model, name, cfg, bc, train, stats, labels, adjustment)
         if bc.task == "regression":
             rows[name], results[name] = _regression_result(
                 name, test, predict_values(model, test), seconds, info
             )
             continue
-        rows[name] = prediction_rows(test, predict_proba(model, test), labels)
+        rows[name] = prediction_rows(test, adjusted(predict_proba(model, test), adjustment), labels)
         results[name] = {
             "score": score_rows(rows[name], labels),
             "baseline": name,
+            "prior_adjustment": as_dict(adjustment),
             "train_seconds": round(seconds, 2),
             **info,
             "data": str(data_dir / "test.jsonl"),
@@ -279,7 +282,8 @@ def run_loso(
             began = time.time()
             model, _ = fit(name, train, dev, len(labels), bc)
             seconds += time.time() - began
-            fold = prediction_rows(test, predict_proba(model, test), labels)
+            adjustment = fitted_adjustment(model, train, dev, labels, bc)
+            fold = prediction_rows(test, adjusted(predict_proba(model, test), adjustment), labels)
             fold_uar[speaker] = score_rows(fold, labels, ci=False)["uar"]
             rows[name] += fold
         results[name] = {
@@ -300,3 +304,21 @@ def run_loso(
             seconds,
         )
     return _finish(out, results, rows)
+
+
+def fitted_adjustment(
+    model: torch.nn.Module, train: FeatureSet, dev: FeatureSet, labels: tuple[str, ...], bc: BaselineConfig
+) -> PriorAdjustment | None:
+    """The label-prior adjustment fitted on dev for `bc.prior_adjustment` (prior: training label frequencies,
+    add-one smoothed), or None when it is not asked for."""
+    if not bc.prior_adjustment:
+        return None
+    counts = torch.bincount(train.y, minlength=len(labels)).double() + 1
+    prior = tuple(float(p) for p in counts / counts.sum())
+    gold = [labels[int(y)] for y in dev.y]
+    return fit_prior_adjustment(predict_proba(model, dev), gold, labels, prior, bc.prior_adjustment, "dev")
+
+
+def adjusted(probs: torch.Tensor, adjustment: PriorAdjustment | None) -> torch.Tensor:
+    """Probabilities `[N, K]` after the adjustment (unchanged without one)."""
+    return adjustment.apply(probs) if adjustment is not None else probs

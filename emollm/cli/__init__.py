@@ -20,6 +20,7 @@ VERBS: dict[str, str] = {
     "train": "train",
     "chat": "chat",
     "eval": "eval",
+    "calibrate": "calibrate",
     "cross-corpus": "cross_corpus",
     "robustness": "robustness",
     "compare": "compare",

@@ -31,6 +31,7 @@ from emollm.evaluation.summary import dropped_accounting, summarize
 from emollm.generate import generate_answers, label_prefix, score_labels
 from emollm.io import atomic_write_json, atomic_write_text, sha256_file, write_jsonl
 from emollm.parse import parse_answer, parse_va
+from emollm.prior_adjustment import as_dict
 from emollm.rationale import absent_citations, complete_clauses, grounding
 
 if TYPE_CHECKING:
@@ -61,13 +62,24 @@ def _predict_batch(
         if model.template.label_last and answers is None:
             answers = generate_answers(model, batch, max_new_tokens)
         prefixes = [label_prefix(model.template, a) for a in answers] if model.template.label_last else None
-        probs = score_labels(model, batch, prefixes)
+        raw = score_labels(model, batch, prefixes, adjust=False)
+        adjustment = model.prior_adjustment
+        probs = adjustment.apply(raw) if adjustment is not None else raw
         per = (time.time() - began) / len(batch)
-        for row, p in zip(rows, probs, strict=True):
-            row["scores"] = {lab: round(float(v), 6) for lab, v in zip(model.labels, p, strict=True)}
-            row["scored_label"] = model.labels[int(p.argmax())]
+        for row, p, r in zip(rows, probs, raw, strict=True):
+            row.update(_scored(model.labels, p))
             row["score_seconds"] = round(per, 4)
+            if adjustment is not None:  # the model's own scores too, before its label-prior adjustment
+                row["unadjusted"] = _scored(model.labels, r)
     return rows
+
+
+def _scored(labels: Sequence[str], probs: Any) -> dict[str, Any]:
+    """`scores` (label -> probability) and `scored_label` (the argmax) of one sample's probabilities `[K]`."""
+    return {
+        "scores": {lab: round(float(v), 6) for lab, v in zip(labels, probs, strict=True)},
+        "scored_label": labels[int(probs.argmax())],
+    }
 
 
 def _generated_rows(
@@ -148,6 +160,7 @@ def evaluate(
     metrics.update(data=str(data), n_bad_records=len(bad), n_bad_media=len(bad_media), label_map=mapping)
     metrics["generated_data"] = any(s.corpus == "synthetic" for s in samples)
     metrics["ignored_modalities"] = ignored
+    metrics["prior_adjustment"] = as_dict(model.prior_adjustment)
     atomic_write_json(out / "metrics.json", metrics)
     if report:
         write_eval_report(out, metrics, gold_labels, model_info(model))
@@ -172,7 +185,7 @@ def run_key(model: EmoLLM, data: Path, modes: tuple[str, ...], max_new_tokens: i
     the evaluation settings. Partial predictions are reused only under the same key."""
     h = hashlib.sha256(model.fingerprint().encode())
     h.update(sha256_file(data).encode())
-    h.update(json.dumps([list(modes), max_new_tokens, limit]).encode())
+    h.update(json.dumps([list(modes), max_new_tokens, limit, as_dict(model.prior_adjustment)]).encode())
     return h.hexdigest()[:32]
 
 

@@ -36,6 +36,11 @@ def summarize(rows: list[dict[str, Any]], labels: tuple[str, ...], modes: tuple[
         result["generate"]["rationale_absent_rate"] = sum(
             bool(r.get("rationale_absent")) for r in rows
         ) / len(rows)
+    # a prior-adjusted model's label scores before its adjustment, kept in each row
+    if "score" in modes and rows and all("unadjusted" in r for r in rows):
+        raw = [r["unadjusted"]["scored_label"] for r in rows]
+        result["score_unadjusted"] = classification_metrics(gold, raw, labels)
+        result["score_unadjusted"]["ci95"] = bootstrap_ci(gold, raw, labels)
     if "score" in modes:
         conf = [max(r["scores"].values()) for r in rows]
         result["score"]["calibration"] = reliability(conf, [r["scored_label"] == r["gold"] for r in rows])

@@ -27,6 +27,14 @@ from emollm.extract import extract
 from emollm.io import atomic_write_json, write_jsonl
 from emollm.labels import get_labels
 from emollm.model.emollm import EmoLLM
+from emollm.prior_adjustment import (
+    PriorAdjustment,
+    as_dict,
+    fit_from_predictions,
+    label_prior,
+    read_prior_adjustment,
+    save_prior_adjustment,
+)
 from emollm.rationale import annotate_file
 from emollm.resources import resource_dir
 from emollm.train import train
@@ -50,14 +58,29 @@ def brief(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def evaluated(
-    model: EmoLLM | str | Path, data: Path, out: Path, modes: tuple[str, ...], **kw: Any
+    model: EmoLLM | str | Path,
+    data: Path,
+    out: Path,
+    modes: tuple[str, ...],
+    any_adjustment: bool = False,
+    **kw: Any,
 ) -> dict[str, Any]:
-    """metrics.json of an evaluation, run only when it has not finished before (`model`: a folder or an EmoLLM)."""
+    """metrics.json of an evaluation, run only when it has not finished before with the model's current label-prior
+    adjustment (`any_adjustment`: with any, for callers that read only the unadjusted scores); `model`: a folder or
+    an EmoLLM."""
     done = out / "metrics.json"
-    if done.is_file() and all(m in json.loads(done.read_text()) for m in modes):
-        return json.loads(done.read_text())
+    if done.is_file():
+        finished = json.loads(done.read_text())
+        same = any_adjustment or finished.get("prior_adjustment") == _adjustment_of(model)
+        if all(m in finished for m in modes) and same:
+            return finished
     model = load_checkpoint(model, merge=True) if isinstance(model, (str, Path)) else model
     return evaluate(model, data, out, batch_size=16, modes=modes, **kw)
+
+
+def _adjustment_of(model: EmoLLM | str | Path) -> dict[str, Any] | None:
+    """The label-prior adjustment a model (or checkpoint folder) applies, as evaluate records it in metrics.json."""
+    return as_dict(read_prior_adjustment(model) if isinstance(model, (str, Path)) else model.prior_adjustment)
 
 
 def stratified(data: Path, n: int, out: Path, seed: int = 0) -> Path:
@@ -87,8 +110,8 @@ def select_checkpoint(run_dir: Path, dev: Path, out: Path) -> tuple[Path, dict[s
     candidates = [*(folder for _, folder in step_checkpoints(run_dir)), run_dir / "final"]
     scores = {}
     for folder in candidates:
-        m = evaluated(folder, dev, out / folder.name, ("score",), report=False)
-        scores[folder.name] = m["score"]["weighted_f1"]
+        m = evaluated(folder, dev, out / folder.name, ("score",), any_adjustment=True, report=False)
+        scores[folder.name] = m.get("score_unadjusted", m["score"])["weighted_f1"]
     best = max(candidates, key=lambda f: (scores[f.name], f.name == "final"))
     atomic_write_json(out / "selection.json", {"scores": scores, "selected": best.name})
     return best, scores
@@ -111,18 +134,18 @@ def meld(root: str, out: Path) -> dict[str, Any]:
                                                         f"train.out_dir={task / 'llm'}"])  # fmt: skip
     dev = stratified(data / "dev.jsonl", 300, task / "dev-select" / "dev300.jsonl")
     best, _ = select_checkpoint(final.parent, dev, task / "dev-select")
+    calibrated(best, data / "dev.jsonl", data / "train.jsonl", task / "dev-prior")
     llm = evaluated(best, data / "test.jsonl", task / "eval" / "llm", ("score", "generate"))
-    systems: dict[str, Any] = {"llm": {**brief(llm["score"]), "generate": brief(llm["generate"]),
-                                       "checkpoint": str(best), "train_seconds": seconds}}  # fmt: skip
+    systems: dict[str, Any] = {"llm": {**llm_entry(llm), "checkpoint": str(best), "train_seconds": seconds}}
     for cw in (False, True):
         name = "tfidf-logreg" + ("-classweights" if cw else "")
         m = _reuse(task / "eval" / name) or run_tfidf(data / "train.jsonl", data / "test.jsonl", task / "eval" / name,
                                                       "meld", class_weights=cw)  # fmt: skip
         systems[name] = brief(m["score"])
-    for cw in (False, True):
-        name = "minilm-mlp" + ("-classweights" if cw else "")
-        systems[name] = _minilm(data, task / name, "meld", cw)
-    systems["wall_seconds"] = round(time.time() - began, 1)
+    for suffix, extra in (("", []), ("-classweights", ["baseline.class_weights=true"]),
+                          ("-prioradjust", ["baseline.prior_adjustment=weighted_f1"])):  # fmt: skip
+        systems["minilm-mlp" + suffix] = _minilm(data, task / ("minilm-mlp" + suffix), "meld", extra)
+    systems["wall_seconds"] = wall_seconds(task, began)
     return _with_comparisons(systems, task)
 
 
@@ -136,8 +159,7 @@ def emorynlp(root: str, out: Path, meld_ckpt: Path) -> dict[str, Any]:
     )
     base = _reuse(task / "eval" / "tfidf-logreg") or run_tfidf(data / "train.jsonl", data / "dev.jsonl",
                                                                 task / "eval" / "tfidf-logreg", "meld", label_map=lmap)  # fmt: skip
-    systems = {"llm_zeroshot": {**brief(llm["score"]), "generate": brief(llm["generate"])},
-               "tfidf-logreg": brief(base["score"])}  # fmt: skip
+    systems = {"llm_zeroshot": llm_entry(llm), "tfidf-logreg": brief(base["score"])}
     unseen = _not_in_meld(data / "dev.jsonl", meld_data)
     for name, folder in (
         ("llm_zeroshot", task / "eval" / "llm_zeroshot"),
@@ -211,7 +233,7 @@ def emodb(root: str, out: Path) -> dict[str, Any]:
     systems = {"llm": {**brief(llm["score"]), "generate": brief(llm["generate"]), "train_seconds": round(seconds, 1),
                        "protocol": "leave-2-speakers-out, 5 folds: " + ", ".join("+".join(f) for f in EMODB_FOLDS)},
                "whisper-mlp": {**brief(base["score"]), "eval_dir": str(task / "eval" / "whisper-mlp" / "unimodal-audio")},
-               "wall_seconds": round(time.time() - began, 1)}  # fmt: skip
+               "wall_seconds": wall_seconds(task, began)}  # fmt: skip
     systems = _with_comparisons(systems, task)
     systems["llm-rationales"] = _emodb_rationales(data, task, EMODB_FOLDS[-1])
     return systems
@@ -304,17 +326,55 @@ def _generated_llm(task: Path, name: str, overrides: list[str], best: str) -> di
     return row
 
 
+def wall_seconds(task: Path, began: float) -> float:
+    """The task's wall time summed over every invocation that worked on it (TASK/wall_seconds.json), so a resumed or
+    re-run task reports what it cost in all, not the seconds of its last, cached pass."""
+    path = task / "wall_seconds.json"
+    before = json.loads(path.read_text())["seconds"] if path.is_file() else 0.0
+    total = round(before + time.time() - began, 1)
+    atomic_write_json(path, {"seconds": total})
+    return total
+
+
 def _reuse(folder: Path) -> dict[str, Any] | None:
     path = folder / "metrics.json"
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def _minilm(data: Path, out: Path, labels: str, class_weights: bool) -> dict[str, Any]:
-    """MiniLM sentence embeddings + MLP (the fusion framework's unimodal-text head) on the same splits."""
+def calibrated(ckpt: Path, dev: Path, train: Path, out: Path, metric: str = "weighted_f1") -> PriorAdjustment:
+    """The checkpoint's label-prior adjustment, fitted (once) on its unadjusted label scores of the whole dev split
+    for `metric`, with the training split's label frequencies as the prior; saved in the checkpoint."""
+    done = read_prior_adjustment(ckpt)
+    if done is not None and done.metric == metric and done.fitted_on == str(out / "predictions.jsonl"):
+        return done
+    evaluated(ckpt, dev, out, ("score",), any_adjustment=True, report=False)
+    labels = get_labels(load_config(ckpt / "config.yaml").data.labels)
+    adjustment = fit_from_predictions(out / "predictions.jsonl", labels, label_prior(train, labels), metric)
+    save_prior_adjustment(ckpt, adjustment)
+    log.info(
+        "%s: label-prior adjustment tau %g (dev %s %s)", ckpt, adjustment.tau, metric, adjustment.dev_scores
+    )
+    return adjustment
+
+
+def llm_entry(m: dict[str, Any]) -> dict[str, Any]:
+    """An LLM's summary cell: label scoring, generation and, for a prior-adjusted model, its unadjusted scores and
+    the adjustment (tau, metric, what it was fitted on, the dev score of each tau)."""
+    entry = {**brief(m["score"]), "generate": brief(m["generate"])}
+    if m.get("prior_adjustment"):
+        entry["unadjusted"] = brief(m["score_unadjusted"])
+        entry["prior_adjustment"] = {
+            k: m["prior_adjustment"][k] for k in ("tau", "metric", "fitted_on", "dev_scores")
+        }
+    return entry
+
+
+def _minilm(data: Path, out: Path, labels: str, extra: list[str]) -> dict[str, Any]:
+    """MiniLM sentence embeddings + MLP (the fusion framework's unimodal-text head) on the same splits; `extra`:
+    baseline config overrides (class weights, prior adjustment)."""
     done = _reuse(out / "unimodal-text")
     if done is None:
-        cfg = load_config(None, [f"data.labels={labels}", f"baseline.text_encoder={MINILM}",
-                                 f"baseline.class_weights={str(class_weights).lower()}"])  # fmt: skip
+        cfg = load_config(None, [f"data.labels={labels}", f"baseline.text_encoder={MINILM}", *extra])
         done = run_baselines(cfg, data, out, ("unimodal-text",), cfg.baseline, out / "cache")["unimodal-text"]
     return {**brief(done["score"]), "eval_dir": str(out / "unimodal-text")}
 

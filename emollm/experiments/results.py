@@ -3,8 +3,9 @@ CI and the LLM against its baselines by a paired test on the same samples.
 
 Tasks (`--only` picks some; each resumes what it finished):
 - `meld`: MELD text, 7 classes, the full official train split for one epoch (up to 3 earlier dialogue turns in the
-  prompt), checkpoint chosen on 300 stratified dev utterances, the full 2,610-utterance test split; TF-IDF + logistic
-  regression and MiniLM + MLP baselines.
+  prompt), checkpoint chosen on 300 stratified dev utterances, its label-prior adjustment fitted on the whole dev
+  split (`emollm.prior_adjustment`), the full 2,610-utterance test split; TF-IDF + logistic regression and MiniLM + MLP
+  baselines (plain, class-weighted, prior-adjusted the same way).
 - `emorynlp`: the MELD model zero-shot on EmoryNLP dev through `emorynlp_to_meld`, also on the dev utterances not found
   verbatim in MELD; TF-IDF + logistic regression trained in-corpus on EmoryNLP train in the same label space.
 - `floor`: the untuned SmolLM2-135M-Instruct on MELD test (500) and EmoryNLP dev (300), both modes.
@@ -102,7 +103,8 @@ def write_report(out: Path, summary: dict[str, Any]) -> Path:
         for name, m in systems.items():
             if not isinstance(m, dict) or "uar" not in m and "score" not in m:
                 continue
-            for label, metrics in ((name, m.get("score", m)), (f"{name} (generation)", m.get("generate"))):
+            for label, metrics in ((name, m.get("score", m)), (f"{name} (generation)", m.get("generate")),
+                                   (f"{name} (before the prior adjustment)", m.get("unadjusted"))):  # fmt: skip
                 if isinstance(metrics, dict) and "uar" in metrics:
                     rows.append([label, *[_cell(metrics, k) for k in HEADLINE]])
         report.table(["system", *HEADLINE], rows)
@@ -121,6 +123,12 @@ def write_report(out: Path, summary: dict[str, Any]) -> Path:
             ):
                 if "rationale_absent_rate" in figures:
                     report.para(_rationale_line(label, figures))
+        for name, m in (
+            (n, m) for n, m in systems.items() if isinstance(m, dict) and m.get("prior_adjustment")
+        ):
+            adj = m["prior_adjustment"]
+            report.para(f"{name}: label scores adjusted by the training label prior (log p - tau log prior), tau "
+                        f"{adj['tau']:g} fitted for {adj['metric']} on `{adj['fitted_on']}`.")  # fmt: skip
         if systems.get("note"):
             report.para(str(systems["note"]))
         uar = {name: m.get("score", m)["uar"] for name, m in systems.items() if isinstance(m, dict)

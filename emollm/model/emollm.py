@@ -20,6 +20,7 @@ from emollm.model.lm import apply_lora, enable_activation_checkpointing, load_lm
 from emollm.model.projector import build_projector
 from emollm.model.tokens import add_placeholder_tokens
 from emollm.precision import return_freed_memory
+from emollm.prior_adjustment import PriorAdjustment
 from emollm.prompts import ModalityTokens, PromptTemplate, load_template
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ class EmoLLM(nn.Module):
         self.labels = get_labels(label_set)
         self.config = config
         self.merged = False  # True after merge_adapters(): inference only
+        # post-hoc label-prior adjustment of label scores (checkpoint's prior_adjustment.json), None: unadjusted
+        self.prior_adjustment: PriorAdjustment | None = None
         self._fingerprint = ""
 
     @classmethod
