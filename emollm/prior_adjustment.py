@@ -5,7 +5,8 @@ A model trained on an imbalanced corpus (MELD: 47% neutral, 3% fear) learns the 
 subtracting a fitted share of that prior trades a little accuracy on the frequent class for recall on the rare ones.
 tau = 0 is the unadjusted model, tau = 1 the balanced-error (UAR) optimum under a calibrated model. It is fitted on
 held-out data for a named metric and saved beside the model (`prior_adjustment.json` in an LLM checkpoint, a
-field of a fusion baseline's `baseline.json`), so chat, eval and the web page apply the same rule.
+field of a fusion baseline's `baseline.json`), so chat, eval and the web page apply the same rule. The fit lives in
+`emollm.evaluation.prior_fit`.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ import torch
 from emollm.io import atomic_write_json
 
 FILENAME = "prior_adjustment.json"
-TAUS = tuple(round(0.1 * i, 1) for i in range(11))
-METRICS = ("weighted_f1", "uar", "macro_f1", "accuracy")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,43 +104,6 @@ def label_prior(split: str | Path, labels: Sequence[str]) -> tuple[float, ...]:
     if total == 0:
         raise ValueError(f"{split}: no labelled records to estimate the label prior from")
     return tuple((counts[lab] + 1) / (total + len(labels)) for lab in labels)
-
-
-def fit_prior_adjustment(
-    probs: torch.Tensor,
-    gold: Sequence[str],
-    labels: Sequence[str],
-    prior: Sequence[float],
-    metric: str = "weighted_f1",
-    fitted_on: str = "",
-    taus: Sequence[float] = TAUS,
-) -> PriorAdjustment:
-    """The tau in `taus` whose adjusted argmax maximises `metric` on (probs `[N, K]`, gold); ties go to the smaller
-    tau (the least change)."""
-    from emollm.evaluation.metrics import classification_metrics
-
-    if metric not in METRICS:
-        raise ValueError(f"prior adjustment metric must be one of {METRICS}, got {metric!r}")
-    if len(gold) != probs.shape[0] or not len(gold):
-        raise ValueError(f"prior adjustment: {probs.shape[0]} score rows for {len(gold)} gold labels")
-    scores: dict[str, float] = {}
-    for tau in sorted(taus):
-        adj = PriorAdjustment(tuple(labels), tuple(prior), float(tau))
-        pred = [labels[int(i)] for i in adj.apply(probs).argmax(-1)]
-        scores[f"{tau:g}"] = float(classification_metrics(list(gold), pred, tuple(labels))[metric])
-    best = max(sorted(taus), key=lambda t: (scores[f"{t:g}"], -t))
-    return PriorAdjustment(tuple(labels), tuple(prior), float(best), metric, fitted_on, scores)
-
-
-def fit_from_predictions(
-    predictions: str | Path, labels: Sequence[str], prior: Sequence[float], metric: str = "weighted_f1"
-) -> PriorAdjustment:
-    """Fit tau on an evaluation's predictions.jsonl, from its unadjusted label scores."""
-    rows = [json.loads(x) for x in Path(predictions).read_text().splitlines() if x.strip()]
-    rows = [r for r in rows if r.get("gold") is not None]
-    key = lambda r: r.get("unadjusted", {}).get("scores") or r["scores"]  # noqa: E731
-    probs = torch.tensor([[key(r)[lab] for lab in labels] for r in rows], dtype=torch.float64)
-    return fit_prior_adjustment(probs, [r["gold"] for r in rows], labels, prior, metric, str(predictions))
 
 
 def save_prior_adjustment(folder: str | Path, adjustment: PriorAdjustment) -> Path:

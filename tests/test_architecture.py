@@ -21,6 +21,7 @@ LAYERS = [
         "emollm.resources",
         "emollm.prompts",
         "emollm.parse",
+        "emollm.prior_adjustment",
     ),
     ("emollm.data", "emollm.encoders", "emollm.cues", "emollm.asr", "emollm.testing"),
     ("emollm.model", "emollm.generate"),

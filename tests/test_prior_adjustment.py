@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from emollm.cli import main
+from emollm.evaluation.prior_fit import fit_prior_adjustment
 from emollm.prior_adjustment import (
     PriorAdjustment,
-    fit_prior_adjustment,
     label_prior,
     read_prior_adjustment,
     save_prior_adjustment,
@@ -152,7 +152,7 @@ def test_a_prior_adjusted_baseline_saves_and_reapplies_its_adjustment(tiny_lm, s
 def test_results_fit_the_adjustment_once_and_reevaluate_only_when_it_changes(
     trained_ckpt, syn_data, tmp_path, monkeypatch
 ) -> None:
-    from emollm.experiments import result_tasks as tasks
+    from emollm.experiments import result_steps as tasks
     from emollm.experiments.results import write_report
 
     ckpt = tmp_path / "ckpt"

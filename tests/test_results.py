@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from emollm.experiments import result_steps as steps
 from emollm.experiments import result_tasks as tasks
 from emollm.experiments.results import run_results, write_report
 from emollm.io import write_jsonl
@@ -24,7 +25,7 @@ def test_stratified_subset_keeps_label_shares_and_rebases_the_media_root(tmp_pat
         tmp_path / "d",
         [(f"a{i}", "neutral", "x") for i in range(60)] + [(f"b{i}", "sad", "y") for i in range(20)],
     )
-    sub = tasks.stratified(data, 20, tmp_path / "sub" / "s.jsonl")
+    sub = steps.stratified(data, 20, tmp_path / "sub" / "s.jsonl")
     labels = [json.loads(x)["labels"]["emotion"] for x in sub.read_text().splitlines()]
     assert labels.count("neutral") == 15 and labels.count("sad") == 5
     manifest = json.loads((tmp_path / "sub" / "manifest.json").read_text())
@@ -87,6 +88,6 @@ def test_results_refuse_unknown_tasks_and_need_the_data(tmp_path: Path, monkeypa
 def test_wall_seconds_add_up_over_resumed_invocations(tmp_path: Path) -> None:
     import time
 
-    first = tasks.wall_seconds(tmp_path, time.time() - 100)
-    second = tasks.wall_seconds(tmp_path, time.time() - 5)
+    first = steps.wall_seconds(tmp_path, time.time() - 100)
+    second = steps.wall_seconds(tmp_path, time.time() - 5)
     assert 100 <= first < 110 and 105 <= second < 120

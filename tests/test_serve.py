@@ -34,6 +34,7 @@ def server(media_ckpt, tmp_path_factory):
     import emollm
     from emollm.baselines import run_baselines
     from emollm.config import load_config
+    from emollm.prior_adjustment import PriorAdjustment
     from emollm.serve.analysis import Analyzer
     from emollm.serve.app import build_app
 
@@ -42,7 +43,9 @@ def server(media_ckpt, tmp_path_factory):
     cfg = load_config(ckpt / "config.yaml", ["baseline.epochs=3"])
     run_baselines(cfg, data, work / "bl", ("early",), cfg.baseline, work / "bl-cache")
     limit = 2 << 20
-    app = build_app(Analyzer(emollm.load(ckpt), work / "demo", work / "bl" / "early", "off", limit), limit)
+    model = emollm.load(ckpt)
+    model.prior_adjustment = PriorAdjustment(model.labels, (0.4, 0.2, 0.2, 0.2), 0.5)  # the page must say so
+    app = build_app(Analyzer(model, work / "demo", work / "bl" / "early", "off", limit), limit)
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -105,7 +108,9 @@ def test_demo_in_a_headless_browser(server, tmp_path) -> None:
         page.wait_for_selector("#rationale[data-done='1']", timeout=120_000)
         label = page.text_content("#label")
         assert label in ("neutral", "happy", "sad", "angry")
-        assert page.locator("#bars .bar").count() == 4
+        assert page.locator("#bars .bar").count() == 4 and "label prior (tau 0.5)" in page.text_content(
+            "#bars"
+        )
         streamed = page.text_content("#rationale")
         assert "video" in page.text_content("#modalities") and page.text_content("#baseline-label") in (
             "neutral", "happy", "sad", "angry")  # fmt: skip
@@ -115,6 +120,7 @@ def test_demo_in_a_headless_browser(server, tmp_path) -> None:
             page.click("#download")
         saved = json.loads(Path(download.value.path()).read_text())
         assert saved["label"] == label and set(saved["scores"]) == {"neutral", "happy", "sad", "angry"}
+        assert saved["prior_adjustment_tau"] == 0.5
         assert "answer" in saved and "".join(streamed.split()) == "".join(
             saved["answer"].split()
         )  # streamed = generated

@@ -23,9 +23,10 @@ from emollm.evaluation.metrics import (
     headline,
     regression_metrics,
 )
+from emollm.evaluation.prior_fit import fit_prior_adjustment
 from emollm.io import atomic_write_json, write_jsonl
 from emollm.labels import get_labels
-from emollm.prior_adjustment import PriorAdjustment, as_dict, fit_prior_adjustment
+from emollm.prior_adjustment import PriorAdjustment, as_dict
 
 log = logging.getLogger("emollm.baselines")
 ALL = (

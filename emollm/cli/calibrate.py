@@ -32,8 +32,9 @@ def run(args: argparse.Namespace) -> int:
     """Fit tau, print the dev table and write CKPT/prior_adjustment.json."""
     from emollm.checkpoint import check_checkpoint
     from emollm.config import load_config
+    from emollm.evaluation.prior_fit import fit_from_predictions
     from emollm.labels import get_labels
-    from emollm.prior_adjustment import FILENAME, fit_from_predictions, label_prior, save_prior_adjustment
+    from emollm.prior_adjustment import FILENAME, label_prior, save_prior_adjustment
 
     folder = check_checkpoint(args.ckpt)
     if args.remove:

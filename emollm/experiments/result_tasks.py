@@ -5,124 +5,40 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import random
 import re
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from emollm.baselines import run_baselines, run_loso
 from emollm.baselines.tfidf import run_tfidf
-from emollm.checkpoint import load_checkpoint, step_checkpoints, write_model_files
+from emollm.checkpoint import load_checkpoint, write_model_files
 from emollm.config import RunConfig, load_config
-from emollm.data.recipes import recipe
 from emollm.evaluation.compare import compare_predictions
-from emollm.evaluation.evaluate import evaluate
 from emollm.evaluation.metrics import bootstrap_ci, classification_metrics, headline
 from emollm.experiments.quickstart import features_and_rationales, prepare_data
+from emollm.experiments.result_steps import (
+    brief,
+    calibrated,
+    corpus,
+    evaluated,
+    llm_entry,
+    reused,
+    select_checkpoint,
+    stratified,
+    trained,
+    wall_seconds,
+)
 from emollm.experiments.robustness import baseline_system, llm_system, run_robustness
 from emollm.extract import extract
 from emollm.io import atomic_write_json, write_jsonl
 from emollm.labels import get_labels
 from emollm.model.emollm import EmoLLM
-from emollm.prior_adjustment import (
-    PriorAdjustment,
-    as_dict,
-    fit_from_predictions,
-    label_prior,
-    read_prior_adjustment,
-    save_prior_adjustment,
-)
 from emollm.rationale import annotate_file
 from emollm.resources import resource_dir
-from emollm.train import train
 
 log = logging.getLogger("emollm.experiments.results")
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-
-
-def corpus(name: str, root: str, out: Path) -> Path:
-    """A corpus converted with its recipe into OUT/data/NAME (once)."""
-    folder = out / "data" / name
-    if not (folder / "manifest.json").is_file():
-        recipe(name)(root=root, out=str(folder), seed=0)
-    return folder
-
-
-def brief(m: dict[str, Any]) -> dict[str, Any]:
-    """Headline metrics of one mode with their 95% CIs and latency."""
-    extra = {k: m[k] for k in ("ci95", "seconds_per_sample", "all_samples") if k in m}
-    return {**headline(m), **extra}
-
-
-def evaluated(
-    model: EmoLLM | str | Path,
-    data: Path,
-    out: Path,
-    modes: tuple[str, ...],
-    any_adjustment: bool = False,
-    **kw: Any,
-) -> dict[str, Any]:
-    """metrics.json of an evaluation, run only when it has not finished before with the model's current label-prior
-    adjustment (`any_adjustment`: with any, for callers that read only the unadjusted scores); `model`: a folder or
-    an EmoLLM."""
-    done = out / "metrics.json"
-    if done.is_file():
-        finished = json.loads(done.read_text())
-        same = any_adjustment or finished.get("prior_adjustment") == _adjustment_of(model)
-        if all(m in finished for m in modes) and same:
-            return finished
-    model = load_checkpoint(model, merge=True) if isinstance(model, (str, Path)) else model
-    return evaluate(model, data, out, batch_size=16, modes=modes, **kw)
-
-
-def _adjustment_of(model: EmoLLM | str | Path) -> dict[str, Any] | None:
-    """The label-prior adjustment a model (or checkpoint folder) applies, as evaluate records it in metrics.json."""
-    return as_dict(read_prior_adjustment(model) if isinstance(model, (str, Path)) else model.prior_adjustment)
-
-
-def stratified(data: Path, n: int, out: Path, seed: int = 0) -> Path:
-    """A seeded, label-stratified subset of n records of a split (for model selection and the untuned floor)."""
-    if out.is_file():
-        return out
-    rows = [json.loads(x) for x in data.read_text().splitlines()]
-    by: dict[str, list] = defaultdict(list)
-    for r in rows:
-        by[r["labels"]["emotion"]].append(r)
-    rng, keep = random.Random(seed), []
-    for label in sorted(by):
-        rng.shuffle(by[label])
-        keep += by[label][: max(1, round(n * len(by[label]) / len(rows)))]
-    write_jsonl(out, sorted(keep, key=lambda r: r["id"]))
-    manifest = json.loads((data.parent / "manifest.json").read_text())
-    if manifest.get("media_root"):  # the subset's media still lie in the source's raw corpus folder
-        manifest["media_root"] = os.path.relpath(
-            (data.parent / manifest["media_root"]).resolve(), out.parent.resolve()
-        )
-    atomic_write_json(out.parent / "manifest.json", manifest)
-    return out
-
-
-def select_checkpoint(run_dir: Path, dev: Path, out: Path) -> tuple[Path, dict[str, float]]:
-    """The step checkpoint or final/ with the best dev weighted-F1 (label scoring), and every candidate's score."""
-    candidates = [*(folder for _, folder in step_checkpoints(run_dir)), run_dir / "final"]
-    scores = {}
-    for folder in candidates:
-        m = evaluated(folder, dev, out / folder.name, ("score",), any_adjustment=True, report=False)
-        scores[folder.name] = m.get("score_unadjusted", m["score"])["weighted_f1"]
-    best = max(candidates, key=lambda f: (scores[f.name], f.name == "final"))
-    atomic_write_json(out / "selection.json", {"scores": scores, "selected": best.name})
-    return best, scores
-
-
-def trained(config: str, overrides: list[str]) -> tuple[Path, float]:
-    """The final checkpoint of a training run (resumed or reused) and the run's training seconds."""
-    cfg = load_config(resource_dir("configs") / config, overrides)
-    final = train(cfg, resume="auto")
-    meta = json.loads((final / "meta.json").read_text())
-    return final, float(meta.get("train_seconds", 0.0))
 
 
 def meld(root: str, out: Path) -> dict[str, Any]:
@@ -139,7 +55,7 @@ def meld(root: str, out: Path) -> dict[str, Any]:
     systems: dict[str, Any] = {"llm": {**llm_entry(llm), "checkpoint": str(best), "train_seconds": seconds}}
     for cw in (False, True):
         name = "tfidf-logreg" + ("-classweights" if cw else "")
-        m = _reuse(task / "eval" / name) or run_tfidf(data / "train.jsonl", data / "test.jsonl", task / "eval" / name,
+        m = reused(task / "eval" / name) or run_tfidf(data / "train.jsonl", data / "test.jsonl", task / "eval" / name,
                                                       "meld", class_weights=cw)  # fmt: skip
         systems[name] = brief(m["score"])
     for suffix, extra in (("", []), ("-classweights", ["baseline.class_weights=true"]),
@@ -157,7 +73,7 @@ def emorynlp(root: str, out: Path, meld_ckpt: Path) -> dict[str, Any]:
     llm = evaluated(
         meld_ckpt, data / "dev.jsonl", task / "eval" / "llm_zeroshot", ("score", "generate"), label_map=lmap
     )
-    base = _reuse(task / "eval" / "tfidf-logreg") or run_tfidf(data / "train.jsonl", data / "dev.jsonl",
+    base = reused(task / "eval" / "tfidf-logreg") or run_tfidf(data / "train.jsonl", data / "dev.jsonl",
                                                                 task / "eval" / "tfidf-logreg", "meld", label_map=lmap)  # fmt: skip
     systems = {"llm_zeroshot": llm_entry(llm), "tfidf-logreg": brief(base["score"])}
     unseen = _not_in_meld(data / "dev.jsonl", meld_data)
@@ -226,10 +142,10 @@ def emodb(root: str, out: Path) -> dict[str, Any]:
     }
     atomic_write_json(task / "eval" / "llm" / "metrics.json", llm)
     cfg = load_config(resource_dir("configs") / "results/emodb_whisper.yaml", [f"data.cache_dir={cache}"])
-    if _reuse(task / "eval" / "whisper-mlp" / "unimodal-audio") is None:
+    if reused(task / "eval" / "whisper-mlp" / "unimodal-audio") is None:
         run_loso(cfg, data / "all.jsonl", task / "eval" / "whisper-mlp", ("unimodal-audio",), cfg.baseline, cache,
                  folds=EMODB_FOLDS)  # fmt: skip
-    base = _reuse(task / "eval" / "whisper-mlp" / "unimodal-audio")
+    base = reused(task / "eval" / "whisper-mlp" / "unimodal-audio")
     systems = {"llm": {**brief(llm["score"]), "generate": brief(llm["generate"]), "train_seconds": round(seconds, 1),
                        "protocol": "leave-2-speakers-out, 5 folds: " + ", ".join("+".join(f) for f in EMODB_FOLDS)},
                "whisper-mlp": {**brief(base["score"]), "eval_dir": str(task / "eval" / "whisper-mlp" / "unimodal-audio")},
@@ -287,10 +203,10 @@ def generated(out: Path, steps: int = 400) -> dict[str, Any]:
             f"train.steps={steps}", "train.align_steps=40", "train.lr=5e-4", "train.modality_dropout=0.3"]  # fmt: skip
     cfg = load_config(resource_dir("configs") / "quickstart.yaml", base)
     features_and_rationales(cfg, data)
-    if not all(_reuse(task / "eval" / f) for f in GENERATED_BASELINES):
+    if not all(reused(task / "eval" / f) for f in GENERATED_BASELINES):
         run_baselines(cfg, data, task / "eval", GENERATED_BASELINES, cfg.baseline, task / "cache")
     systems: dict[str, Any] = {
-        name: brief(_reuse(task / "eval" / name)["score"]) for name in GENERATED_BASELINES
+        name: brief(reused(task / "eval" / name)["score"]) for name in GENERATED_BASELINES
     }
     best = max(GENERATED_BASELINES, key=lambda n: systems[n]["uar"])
     for name, extra in (("llm", []), ("llm-measured", ["data.prompt=emotion_compact_measured"])):
@@ -326,53 +242,10 @@ def _generated_llm(task: Path, name: str, overrides: list[str], best: str) -> di
     return row
 
 
-def wall_seconds(task: Path, began: float) -> float:
-    """The task's wall time summed over every invocation that worked on it (TASK/wall_seconds.json), so a resumed or
-    re-run task reports what it cost in all, not the seconds of its last, cached pass."""
-    path = task / "wall_seconds.json"
-    before = json.loads(path.read_text())["seconds"] if path.is_file() else 0.0
-    total = round(before + time.time() - began, 1)
-    atomic_write_json(path, {"seconds": total})
-    return total
-
-
-def _reuse(folder: Path) -> dict[str, Any] | None:
-    path = folder / "metrics.json"
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def calibrated(ckpt: Path, dev: Path, train: Path, out: Path, metric: str = "weighted_f1") -> PriorAdjustment:
-    """The checkpoint's label-prior adjustment, fitted (once) on its unadjusted label scores of the whole dev split
-    for `metric`, with the training split's label frequencies as the prior; saved in the checkpoint."""
-    done = read_prior_adjustment(ckpt)
-    if done is not None and done.metric == metric and done.fitted_on == str(out / "predictions.jsonl"):
-        return done
-    evaluated(ckpt, dev, out, ("score",), any_adjustment=True, report=False)
-    labels = get_labels(load_config(ckpt / "config.yaml").data.labels)
-    adjustment = fit_from_predictions(out / "predictions.jsonl", labels, label_prior(train, labels), metric)
-    save_prior_adjustment(ckpt, adjustment)
-    log.info(
-        "%s: label-prior adjustment tau %g (dev %s %s)", ckpt, adjustment.tau, metric, adjustment.dev_scores
-    )
-    return adjustment
-
-
-def llm_entry(m: dict[str, Any]) -> dict[str, Any]:
-    """An LLM's summary cell: label scoring, generation and, for a prior-adjusted model, its unadjusted scores and
-    the adjustment (tau, metric, what it was fitted on, the dev score of each tau)."""
-    entry = {**brief(m["score"]), "generate": brief(m["generate"])}
-    if m.get("prior_adjustment"):
-        entry["unadjusted"] = brief(m["score_unadjusted"])
-        entry["prior_adjustment"] = {
-            k: m["prior_adjustment"][k] for k in ("tau", "metric", "fitted_on", "dev_scores")
-        }
-    return entry
-
-
 def _minilm(data: Path, out: Path, labels: str, extra: list[str]) -> dict[str, Any]:
     """MiniLM sentence embeddings + MLP (the fusion framework's unimodal-text head) on the same splits; `extra`:
     baseline config overrides (class weights, prior adjustment)."""
-    done = _reuse(out / "unimodal-text")
+    done = reused(out / "unimodal-text")
     if done is None:
         cfg = load_config(None, [f"data.labels={labels}", f"baseline.text_encoder={MINILM}", *extra])
         done = run_baselines(cfg, data, out, ("unimodal-text",), cfg.baseline, out / "cache")["unimodal-text"]

@@ -4,7 +4,7 @@ CI and the LLM against its baselines by a paired test on the same samples.
 Tasks (`--only` picks some; each resumes what it finished):
 - `meld`: MELD text, 7 classes, the full official train split for one epoch (up to 3 earlier dialogue turns in the
   prompt), checkpoint chosen on 300 stratified dev utterances, its label-prior adjustment fitted on the whole dev
-  split (`emollm.prior_adjustment`), the full 2,610-utterance test split; TF-IDF + logistic regression and MiniLM + MLP
+  split (`emollm.prior_adjustment`, `emollm.evaluation.prior_fit`), the full 2,610-utterance test split; TF-IDF + logistic regression and MiniLM + MLP
   baselines (plain, class-weighted, prior-adjusted the same way).
 - `emorynlp`: the MELD model zero-shot on EmoryNLP dev through `emorynlp_to_meld`, also on the dev utterances not found
   verbatim in MELD; TF-IDF + logistic regression trained in-corpus on EmoryNLP train in the same label space.

@@ -116,7 +116,9 @@ class Analyzer:
                 else measure_samples([sample], self.model.encoders)[0]
             )
         scores = {lab: round(float(p), 4) for lab, p in zip(self.model.labels, probs, strict=True)}
+        adjustment = self.model.prior_adjustment
         result = {"id": sid, "label": max(scores, key=scores.get), "scores": scores, "use": use, **info,
+                  "prior_adjustment_tau": adjustment.tau if adjustment is not None else None,
                   "ignored": sorted(set(session.media) - set(self.model.encoders)), "cues": cues[0],
                   "face": self._face(sample, cues[0]), "baseline": self._baseline(session, sample)}  # fmt: skip
         session.last = result
