@@ -19,6 +19,7 @@ from emollm.data.media import load_video_audio
 from emollm.data.sample import Sample
 from emollm.encoders.audio import VIDEO_SUFFIXES
 from emollm.parse import parse_answer
+from emollm.prior_adjustment import applied
 
 if TYPE_CHECKING:
     from emollm.model.emollm import EmoLLM
@@ -180,8 +181,7 @@ def score_labels(
     cont = continuation_mask(model.tokenizer, lp.shape[-1]).to(model.device)
     boundary = torch.logsumexp(lp[torch.arange(b * k), last][:, ~cont], dim=-1)  # log P(no word continuation)
     probs = torch.softmax(first + (tokens + boundary).view(b, k), dim=-1).cpu()
-    adjustment = getattr(model, "prior_adjustment", None)
-    return adjustment.apply(probs) if adjust and adjustment is not None else probs
+    return applied(probs, getattr(model, "prior_adjustment", None)) if adjust else probs
 
 
 @torch.no_grad()

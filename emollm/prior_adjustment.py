@@ -86,6 +86,17 @@ def as_dict(adjustment: PriorAdjustment | None) -> dict[str, Any] | None:
     return adjustment.to_dict() if adjustment is not None else None
 
 
+def applied(probs: torch.Tensor, adjustment: PriorAdjustment | None) -> torch.Tensor:
+    """Probabilities `[B, K]` after an adjustment (unchanged without one)."""
+    return adjustment.apply(probs) if adjustment is not None else probs
+
+
+def smoothed_prior(counts: Sequence[float]) -> tuple[float, ...]:
+    """Add-one smoothed label frequencies `[K]` from per-label counts `[K]`, so no label has prior 0."""
+    total = sum(counts) + len(counts)
+    return tuple((float(c) + 1) / total for c in counts)
+
+
 def label_prior(split: str | Path, labels: Sequence[str]) -> tuple[float, ...]:
     """Label frequencies `[K]` of a split JSONL's `labels.emotion` (add-one smoothed, so no label has prior 0)."""
     split = Path(split)
@@ -103,7 +114,7 @@ def label_prior(split: str | Path, labels: Sequence[str]) -> tuple[float, ...]:
     total = sum(counts[lab] for lab in labels)
     if total == 0:
         raise ValueError(f"{split}: no labelled records to estimate the label prior from")
-    return tuple((counts[lab] + 1) / (total + len(labels)) for lab in labels)
+    return smoothed_prior([counts[lab] for lab in labels])
 
 
 def save_prior_adjustment(folder: str | Path, adjustment: PriorAdjustment) -> Path:

@@ -123,7 +123,7 @@ def baseline_predictions(
     began = time.time()
     with torch.no_grad():
         probs = predict_proba(model, fs)
-    if meta.get("prior_adjustment"):
+    if meta.get("prior_adjustment"):  # the label-prior adjustment fitted in training
         probs = PriorAdjustment.from_dict(meta["prior_adjustment"], f"{folder}/baseline.json").apply(probs)
     per = (time.time() - began) / len(fs)
     rows = prediction_rows(fs, probs, tuple(meta["labels"]))

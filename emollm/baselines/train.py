@@ -26,7 +26,7 @@ from emollm.evaluation.metrics import (
 from emollm.evaluation.prior_fit import fit_prior_adjustment
 from emollm.io import atomic_write_json, write_jsonl
 from emollm.labels import get_labels
-from emollm.prior_adjustment import PriorAdjustment, as_dict
+from emollm.prior_adjustment import PriorAdjustment, applied, as_dict, smoothed_prior
 
 log = logging.getLogger("emollm.baselines")
 ALL = (
@@ -227,7 +227,7 @@ def run_baselines(
                 name, test, predict_values(model, test), seconds, info
             )
             continue
-        rows[name] = prediction_rows(test, adjusted(predict_proba(model, test), adjustment), labels)
+        rows[name] = prediction_rows(test, applied(predict_proba(model, test), adjustment), labels)
         results[name] = {
             "score": score_rows(rows[name], labels),
             "baseline": name,
@@ -284,7 +284,7 @@ def run_loso(
             model, _ = fit(name, train, dev, len(labels), bc)
             seconds += time.time() - began
             adjustment = fitted_adjustment(model, train, dev, labels, bc)
-            fold = prediction_rows(test, adjusted(predict_proba(model, test), adjustment), labels)
+            fold = prediction_rows(test, applied(predict_proba(model, test), adjustment), labels)
             fold_uar[speaker] = score_rows(fold, labels, ci=False)["uar"]
             rows[name] += fold
         results[name] = {
@@ -314,12 +314,6 @@ def fitted_adjustment(
     add-one smoothed), or None when it is not asked for."""
     if not bc.prior_adjustment:
         return None
-    counts = torch.bincount(train.y, minlength=len(labels)).double() + 1
-    prior = tuple(float(p) for p in counts / counts.sum())
+    prior = smoothed_prior(torch.bincount(train.y, minlength=len(labels)).tolist())
     gold = [labels[int(y)] for y in dev.y]
     return fit_prior_adjustment(predict_proba(model, dev), gold, labels, prior, bc.prior_adjustment, "dev")
-
-
-def adjusted(probs: torch.Tensor, adjustment: PriorAdjustment | None) -> torch.Tensor:
-    """Probabilities `[N, K]` after the adjustment (unchanged without one)."""
-    return adjustment.apply(probs) if adjustment is not None else probs

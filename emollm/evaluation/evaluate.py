@@ -31,7 +31,7 @@ from emollm.evaluation.summary import dropped_accounting, summarize
 from emollm.generate import generate_answers, label_prefix, score_labels
 from emollm.io import atomic_write_json, atomic_write_text, sha256_file, write_jsonl
 from emollm.parse import parse_answer, parse_va
-from emollm.prior_adjustment import as_dict
+from emollm.prior_adjustment import applied, as_dict
 from emollm.rationale import absent_citations, complete_clauses, grounding
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def _predict_batch(
         prefixes = [label_prefix(model.template, a) for a in answers] if model.template.label_last else None
         raw = score_labels(model, batch, prefixes, adjust=False)
         adjustment = model.prior_adjustment
-        probs = adjustment.apply(raw) if adjustment is not None else raw
+        probs = applied(raw, adjustment)
         per = (time.time() - began) / len(batch)
         for row, p, r in zip(rows, probs, raw, strict=True):
             row.update(_scored(model.labels, p))
