@@ -7,16 +7,23 @@
   in the best dtype here (`train.mixed_precision: auto`; under bf16 autocast `emollm train` stores the frozen decoder
   linears in bf16 once, as measured here); `legacy_mfu` the same for the emollm 0.1 loop; `mfu_bf16_weights` the
   whole LM stored in bf16 (`lm.dtype=bfloat16`: the residual stream and norms in bf16 too, so not the same numerics).
+- `attention_speedup`: the shipped loop's tokens/s with the attention `train.attention: auto` picks (eager on CPU for
+  short sequences) / the same loop with SDPA (whose CPU flash-attention backward is the slow part at ~60 tokens).
 - `tokens_per_s_ratio` / `samples_per_s_ratio`: the shipped recipe (emotion_compact prompt, LM head only at
-  supervised positions, no LoRA dropout, length-grouped batches, auto precision) / the emollm 0.1 default loop
-  (emotion_default prompt, logits at every position, LoRA dropout 0.05, random batches, fp32), same samples, batch 8.
+  supervised positions, no LoRA dropout, length-grouped batches, auto precision, auto attention) / the emollm 0.1
+  default loop (emotion_default prompt, logits at every position, LoRA dropout 0.05, random batches, fp32, SDPA),
+  same samples, batch 8.
   Tokens are the non-padding tokens each loop feeds the model; the shorter prompt needs fewer per sample, so
   samples/s is the figure that says how much sooner an epoch ends.
 - `scoring_speedup`: free generation (64 new tokens at most) / label scoring, seconds per sample, same samples, with
   both modes' accuracy and agreement, after a short fine-tune of the shipped model on answers with a rationale (the
   default answer format); `scoring_speedup_label_only` the same for a model trained on label-only answers, whose
-  generation stops after ~4 tokens, so label scoring saves little there. Both with the LoRA merged into the base
-  weights, as `emollm.load` does for inference.
+  generation stops after ~4 tokens, so label scoring saves little there; `scoring_speedup_full_answer` the same with
+  every generated answer held to the mean token length of the default format's answer about all inputs (label +
+  rationale citing face, voice and physiology, as the generated tri-modal corpus's answers are), i.e. what label
+  scoring saves where the model would write such an answer. All with the LoRA merged into the base weights, as
+  `emollm.load` does for inference; `details.inference*` hold each mode's accuracy, agreement and mean tokens
+  generated.
 - `cache_speedup`: a training step encoding media on the fly / reading the feature cache (tiny LM, FER2013 +
   Whisper + physio, `benchmarks/encoders.py`).
 - `qlora_memory_ratio`: peak anonymous resident memory of QLoRA steps (the QLoRA paper's recipe: 4-bit nf4 base,
@@ -99,20 +106,31 @@ def main() -> None:
     for name, rationale in (("label_only", False), ("rationale", True)):
         model = throughput.EmoLLM.from_config(shipped)
         throughput.fit_briefly(model, train_file, steps, rationale=rationale)
-        inference[name] = throughput.inference(model.merge_adapters(), test, n)
-        del model
-    label_only, infer = inference["label_only"], inference["rationale"]
+        merged = model.merge_adapters()
+        inference[name] = throughput.inference(merged, test, n)
+        if rationale:  # answers as long as the default format's answer about face, voice and physiology
+            length = throughput.full_answer_tokens(merged, out / "generated")
+            inference["full_answer"] = throughput.inference(merged, test, n, max_new_tokens=length,
+                                                            min_new_tokens=length)  # fmt: skip
+        del model, merged
+    label_only, infer, full = inference["label_only"], inference["rationale"], inference["full_answer"]
     cache = cache_ratio(out / "cache", clips=6 if args.quick else 12, steps=4 if args.quick else 6)
     memory = qlora_ratio()
     result = {
         "mfu": round(train["shipped"]["mfu"], 3),
         "legacy_mfu": round(train["legacy"]["mfu"], 3),
         **({"mfu_bf16_weights": round(train["bf16_weights"]["mfu"], 3)} if "bf16_weights" in train else {}),
+        "attention_speedup": round(
+            train["shipped"]["tokens_per_s"] / train["shipped_sdpa"]["tokens_per_s"], 2
+        ),
         "tokens_per_s_ratio": round(train["shipped"]["tokens_per_s"] / train["legacy"]["tokens_per_s"], 2),
         "samples_per_s_ratio": round(train["shipped"]["samples_per_s"] / train["legacy"]["samples_per_s"], 2),
         "scoring_speedup": round(infer["generate"]["s_per_sample"] / infer["score"]["s_per_sample"], 2),
         "scoring_speedup_label_only": round(
             label_only["generate"]["s_per_sample"] / label_only["score"]["s_per_sample"], 2
+        ),
+        "scoring_speedup_full_answer": round(
+            full["generate"]["s_per_sample"] / full["score"]["s_per_sample"], 2
         ),
         "cache_speedup": round(cache["ratio"], 1),
         "qlora_memory_ratio": round(memory["ratio"], 3),
@@ -123,6 +141,8 @@ def main() -> None:
         "details": {
             "training": train,
             "inference": infer,
+            "inference_label_only": label_only,
+            "inference_full_answer": full,
             "cache": cache,
             "memory": memory,
             "quick": args.quick,

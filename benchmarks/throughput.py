@@ -41,7 +41,7 @@ from emollm.data.sampling import EpochSampler  # noqa: E402
 from emollm.generate import generate_answers, score_labels  # noqa: E402
 from emollm.labels import get_labels  # noqa: E402
 from emollm.model.emollm import EmoLLM  # noqa: E402
-from emollm.model.lm import store_frozen_linears  # noqa: E402
+from emollm.model.lm import set_attention, store_frozen_linears, training_attention  # noqa: E402
 from emollm.parse import parse_answer  # noqa: E402
 from emollm.precision import resolve_mixed_precision  # noqa: E402
 
@@ -153,17 +153,24 @@ def training(data: Path, n_batches: int, batch: int = 8) -> dict[str, Any]:
     precision = resolve_mixed_precision("auto")
     result: dict[str, Any] = {"peak_gflops": {d: round(peak_gflops(d), 1) for d in ("fp32", "bf16")},
                               "best_dtype": "bf16" if precision == "bf16" else "fp32", "batch": batch}  # fmt: skip
-    runs = [("legacy", LEGACY, True), ("shipped", SHIPPED, False)]
+    # the shipped loop with SDPA attention instead of the `train.attention: auto` choice, for the attention A/B
+    runs = [("legacy", LEGACY, True), ("shipped", SHIPPED, False),
+            ("shipped_sdpa", [*SHIPPED, "train.attention=sdpa"], False)]  # fmt: skip
     # the whole LM stored in bf16 (residual stream too): faster, numerics not the same
     if precision == "bf16":
         runs.append(("bf16_weights", [*SHIPPED, "lm.dtype=bfloat16"], False))
     for name, variant, legacy in runs:
         torch.manual_seed(0)
-        model = EmoLLM.from_config(config(variant, data, labels))
-        if name == "shipped" and precision == "bf16":  # as `emollm train` does
+        cfg = config(variant, data, labels)
+        model = EmoLLM.from_config(cfg)
+        if name.startswith("shipped") and precision == "bf16":  # as `emollm train` does
             store_frozen_linears(model.lm, torch.bfloat16)
         batches = _batches(model, chosen, batch, grouped=not legacy)
+        lengths = [int(row.sum()) for b in batches for row in b["attention_mask"]]
+        kernel = "sdpa" if legacy else training_attention(cfg.train.attention, "cpu", lengths)
+        set_attention(model.lm, kernel or "sdpa")  # as `emollm train` does (emollm 0.1: SDPA)
         result[name] = train_steps(model, batches, legacy, "no" if legacy else precision)
+        result[name]["attention"] = kernel or "sdpa"
         peak = result["peak_gflops"]["fp32" if legacy or precision != "bf16" else "bf16"]
         result[name]["mfu"] = result[name]["gflops"] / peak
         result[name]["mean_tokens_per_sample"] = result[name]["tokens_per_s"] / result[name]["samples_per_s"]
@@ -184,26 +191,53 @@ def fit_briefly(model: EmoLLM, data: Path, steps: int, batch: int = 8, rationale
     train_steps(model, _batches(model, chosen, batch, grouped=True), legacy=False, precision="no", lr=1e-3)
 
 
-def inference(model: EmoLLM, test: Path, n: int, batch: int = 8, max_new_tokens: int = 64) -> dict[str, Any]:
-    """Label scoring vs free generation per sample on the same test samples (the model as trained above)."""
+def inference(
+    model: EmoLLM, test: Path, n: int, batch: int = 8, max_new_tokens: int = 64, min_new_tokens: int = 0
+) -> dict[str, Any]:
+    """Label scoring vs free generation per sample on the same test samples (the model as trained above), with the
+    mean number of tokens generated; `min_new_tokens` makes every answer at least that long."""
     samples, _ = load_samples(test, model.labels)
     chosen = random.Random(1).sample(samples, n)
     out: dict[str, Any] = {}
     for mode in ("score", "generate"):
-        began, preds = time.perf_counter(), []
+        began, preds, new_tokens = time.perf_counter(), [], 0
         for i in range(0, n, batch):
             part = chosen[i : i + batch]
             if mode == "score":
                 preds += [model.labels[int(p.argmax())] for p in score_labels(model, part)]
             else:
-                answers = generate_answers(model, part, max_new_tokens)
+                answers = generate_answers(model, part, max_new_tokens, min_new_tokens=min_new_tokens)
                 preds += [parse_answer(a, model.labels, model.label_set).label for a in answers]
+                new_tokens += sum(
+                    len(model.tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers
+                )
         out[mode] = {"s_per_sample": (time.perf_counter() - began) / n,
                      "accuracy": sum(p == s.emotion for p, s in zip(preds, chosen, strict=True)) / n, "preds": preds}  # fmt: skip
+    out["generate"]["mean_new_tokens"] = new_tokens / n
     agree = (
         sum(a == b for a, b in zip(out["score"].pop("preds"), out["generate"].pop("preds"), strict=True)) / n
     )
-    return {**out, "agreement": agree, "n": n, "max_new_tokens": max_new_tokens}
+    return {
+        **out,
+        "agreement": agree,
+        "n": n,
+        "max_new_tokens": max_new_tokens,
+        "min_new_tokens": min_new_tokens,
+    }
+
+
+def full_answer_tokens(model: EmoLLM, out: Path, n: int = 64) -> int:
+    """Mean token length of the default answer format (label + a rationale citing face, voice and physiology) over
+    the generated tri-modal corpus's training answers: how long an answer about all inputs is."""
+    from emollm.data.synthetic import SyntheticSpec, generate
+
+    if not (out / "train.jsonl").is_file():
+        generate(out, SyntheticSpec(n_train=n, seed=0))
+    rows = [json.loads(x) for x in (out / "train.jsonl").read_text().splitlines()]
+    answers = [model.template.format_answer(r["labels"]["emotion"], r["rationale"]) for r in rows]
+    return round(
+        sum(len(model.tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers) / len(answers)
+    )
 
 
 def _memory() -> tuple[int, int]:

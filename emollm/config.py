@@ -137,6 +137,10 @@ class TrainConfig:
     """Gradient clipping norm (0 disables)."""
     mixed_precision: str = "auto"
     """auto (bf16 where it measures faster than fp32 here, else no) | no | bf16 (autocast) | fp16."""
+    attention: str = "auto"
+    """Attention kernel while training: auto | eager | sdpa. auto = eager on CPU when 95% of the training sequences
+    have at most 256 tokens (a step measured 15-25% faster than with SDPA's CPU flash-attention backward at 60-120
+    tokens, ~10% slower at 350), else the LM's default (SDPA). Inference always uses the LM's default."""
     log_every: int = 10
     """Optimizer steps between log lines."""
     eval_every: int = 0
@@ -174,6 +178,7 @@ class TrainConfig:
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError(f"train.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         _one_of("train.mixed_precision", self.mixed_precision, ("auto", "no", "bf16", "fp16"))
+        _one_of("train.attention", self.attention, ("auto", "eager", "sdpa"))
         _positive("train.keep_last", self.keep_last)
         _one_of("train.class_weighting", self.class_weighting, ("none", "inverse", "sqrt_inverse"))
         if not 0.0 <= self.modality_dropout < 1.0:

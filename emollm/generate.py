@@ -192,9 +192,11 @@ def generate_answers(
     question: str | None = None,
     turns: Sequence[tuple[str, str]] = (),
     streamer: Any = None,
+    min_new_tokens: int = 0,
 ) -> list[str]:
     """Greedy answers, one per sample (left-padded batch through `generate` on input embeddings); a transformers
-    `streamer` (e.g. TextIteratorStreamer) receives the tokens as they come (one sample)."""
+    `streamer` (e.g. TextIteratorStreamer) receives the tokens as they come (one sample); `min_new_tokens` holds off
+    the end-of-sequence token that long (benchmarks time answers of a fixed length with it)."""
     model.eval()
     prompts = [_prompt_ids(model, s, question, turns) for s in samples]
     input_ids, attention_mask = pad_ids(prompts, model.tokenizer.pad_token_id, side="left")
@@ -205,6 +207,7 @@ def generate_answers(
         inputs_embeds=embeds,
         attention_mask=attention_mask,
         max_new_tokens=max_new_tokens,
+        min_new_tokens=min_new_tokens or None,
         do_sample=False,
         pad_token_id=model.tokenizer.pad_token_id,
         eos_token_id=model.tokenizer.eos_token_id,

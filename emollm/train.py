@@ -33,7 +33,7 @@ from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.faults import kill_point
 from emollm.io import atomic_write_json, atomic_write_text
 from emollm.model.emollm import EmoLLM
-from emollm.model.lm import store_frozen_linears
+from emollm.model.lm import set_attention, store_frozen_linears, training_attention
 from emollm.precision import resolve_mixed_precision
 from emollm.run_state import (
     log_row,
@@ -263,6 +263,14 @@ def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run 
              100 * counts["trainable"] / counts["total"])  # fmt: skip
     encoders = cached_encoders(model.encoders, cfg.data.cache_dir, read_only=not accelerator.is_main_process)
     train_ds, dev_ds = _prepare_data(cfg, model, encoders, accelerator, run_dir)
+    attention = training_attention(
+        t.attention, accelerator.device.type, [len(x) for x in train_ds["input_ids"]]
+    )
+    if attention:
+        set_attention(model.lm, attention)
+    log.info(
+        "attention while training: %s (train.attention: %s)", attention or "the LM's default", t.attention
+    )
     loader, sampler = _train_loader(cfg, model, train_ds, encoders, accelerator.num_processes)
     groups = [
         {"params": list(model.projectors.parameters()), "name": "projectors"},
@@ -296,6 +304,7 @@ def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run 
         "total_steps": total,
         "labels": list(model.labels),
         "emollm_version": __version__,
+        "attention": attention or "default",
     }
     table = class_weight_table(list(train_ds["emotion"]), t.class_weighting)
     if table:

@@ -130,3 +130,24 @@ def test_merged_adapters_give_the_same_scores_and_answers(trained_ckpt, syn_data
     assert merged.fingerprint() == plain.fingerprint()  # evaluation resume keys stay valid
     with pytest.raises(ValueError, match="merged for inference cannot be saved"):
         write_model_files(merged, tmp_path, {})
+
+
+def test_min_new_tokens_holds_off_the_end_of_the_answer(tiny_cfg, syn_data) -> None:
+    from emollm.model.emollm import EmoLLM
+
+    model = EmoLLM.from_config(tiny_cfg)
+    eos = model.tokenizer.eos_token_id
+
+    def favour_eos(_module, _inputs, logits: torch.Tensor) -> torch.Tensor:
+        return logits.index_add(-1, torch.tensor([eos]), torch.full((*logits.shape[:-1], 1), 1e4))
+
+    model.lm.get_output_embeddings().register_forward_hook(favour_eos)  # the model wants to stop at once
+    sample = make_sample("I am thrilled", _media(syn_data, "syn-test-00000", ("video",)))
+    rows: list[torch.Tensor] = []
+    generate = model.lm.generate
+    model.lm.generate = lambda **kw: rows.append(generate(**kw)) or rows[-1]
+    generate_answers(model, [sample, sample], 7)
+    generate_answers(model, [sample, sample], 7, min_new_tokens=7)
+    assert rows[0].shape == (2, 1) and rows[0].flatten().tolist() == [eos, eos]
+    assert rows[1].shape == (2, 7)  # every row generated the full 7 tokens
+    assert eos not in rows[1].flatten().tolist()  # no end-of-sequence before the minimum

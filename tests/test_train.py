@@ -41,7 +41,8 @@ def test_answer_only_loss_equals_the_lms_own_causal_loss(tiny_cfg, syn_data) -> 
 
 
 def test_training_lowers_the_dev_loss(tiny_lm, syn_data, tmp_path) -> None:
-    extra = dict(train__steps=24, data__dev=str(syn_data / "dev.jsonl"), train__eval_every=24, train__lr=1e-2)
+    extra = dict(train__steps=24, data__dev=str(syn_data / "dev.jsonl"), train__eval_every=24, train__lr=1e-2,
+                 train__attention="eager")  # fmt: skip
     cfg = load_config(None, tiny_overrides(tiny_lm, syn_data, tmp_path / "run", **extra))
     model = EmoLLM.from_config(cfg)
     samples, _ = load_samples(syn_data / "dev.jsonl", model.labels)
@@ -51,7 +52,10 @@ def test_training_lowers_the_dev_loss(tiny_lm, syn_data, tmp_path) -> None:
         before = float(
             model(batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"]).loss
         )
-    train(cfg)
+    final = train(cfg)
+    assert (
+        json.loads((final / "meta.json").read_text())["attention"] == "eager"
+    )  # trained with plain attention
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert len(rows) == 24 and rows[-1]["dev_loss"] < before - 0.4, (
         before,
@@ -404,3 +408,24 @@ def test_class_weights_from_training_counts_and_the_weighted_loss(tiny_cfg, syn_
     ce = ce * (targets != -100)  # [B, L-1] per-token losses at the supervised positions
     w = weights[:, None] * (targets != -100)
     assert float(weighted) == pytest.approx(float((ce * w).sum() / w.sum()), rel=1e-5)
+
+
+def test_training_attention_rule_and_both_kernels_give_the_same_loss(tiny_cfg, syn_data) -> None:
+    from emollm.model.lm import set_attention, training_attention
+
+    assert training_attention("auto", "cpu", [60] * 99 + [900]) == "eager"  # 95% of sequences short
+    assert training_attention("auto", "cpu", [60] * 90 + [300] * 10) is None  # long ones: keep SDPA
+    assert training_attention("auto", "cuda", [60] * 10) is None
+    assert training_attention("sdpa", "cpu", [60]) == "sdpa"
+    model = EmoLLM.from_config(tiny_cfg)
+    samples, _ = load_samples(syn_data / "train.jsonl", model.labels)
+    ds, _ = build_dataset(samples[:4], model.tokenizer, model.template, model.tokens, model.labels, 512)
+    batch = Collator(model.encoders, model.tokenizer.pad_token_id)([ds[i] for i in range(4)])
+    assert not bool(batch["attention_mask"].all())  # padded rows: the masks must agree too
+    loss = {}
+    for kernel in ("sdpa", "eager"):
+        set_attention(model.lm, kernel)
+        assert model.lm.get_base_model().config._attn_implementation == kernel
+        out = model(batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"])
+        loss[kernel] = float(out.loss.detach())
+    assert loss["eager"] == pytest.approx(loss["sdpa"], rel=1e-5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -98,6 +99,27 @@ def enable_activation_checkpointing(lm: nn.Module) -> None:
         base.activation_checkpointing_enable(kwargs)
     else:
         base.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
+SHORT_SEQUENCE_TOKENS = 256
+
+
+def training_attention(choice: str, device_type: str, lengths: Sequence[int]) -> str | None:
+    """The attention implementation to train with (`train.attention`): the choice itself unless "auto"; auto is
+    "eager" on CPU when 95% of the training sequences have at most 256 tokens (there the plain attention's backward
+    beats SDPA's CPU flash kernel), else None: keep the LM's default."""
+    if choice != "auto":
+        return choice
+    if device_type != "cpu" or not lengths:
+        return None
+    ordered = sorted(lengths)
+    return "eager" if ordered[int(0.95 * (len(ordered) - 1))] <= SHORT_SEQUENCE_TOKENS else None
+
+
+def set_attention(lm: nn.Module, implementation: str) -> None:
+    """Switch the LM's attention implementation (eager | sdpa | ...) in place; weights are untouched."""
+    base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
+    base.set_attn_implementation(implementation)
 
 
 def store_frozen_linears(lm: nn.Module, dtype: torch.dtype) -> int:
