@@ -85,6 +85,22 @@ def test_results_refuse_unknown_tasks_and_need_the_data(tmp_path: Path, monkeypa
         run_results(tmp_path, ["meld"])
 
 
+def test_only_replaces_its_tasks_in_the_published_summary(tmp_path: Path, monkeypatch) -> None:
+    from emollm.experiments import results
+
+    published = tmp_path / "published"
+    published.mkdir()
+    old = {"meld": {"llm": {"uar": 0.1}}, "floor": {"meld": {"score": {"uar": 0.2}}}}
+    (published / "summary.json").write_text(json.dumps(old))
+    monkeypatch.setattr(results, "run_task", lambda name, root, out: {"llm": {"uar": 0.9, "n": 3}})
+    monkeypatch.setenv("EMOLLM_DATA_DIR", str(tmp_path))
+    summary = run_results(tmp_path / "fresh", ["meld"], published)
+    kept = json.loads((published / "summary.json").read_text())
+    assert kept == summary and kept["floor"] == old["floor"]  # not re-run: kept
+    assert kept["meld"]["llm"] == {"uar": 0.9, "n": 3} and "task_seconds" in kept["meld"]  # re-run: replaced
+    assert "## floor" in (published / "report.md").read_text()
+
+
 def test_wall_seconds_add_up_over_resumed_invocations(tmp_path: Path) -> None:
     import time
 

@@ -11,7 +11,8 @@ Tasks (`--only` picks some; each resumes what it finished):
 - `floor`: the untuned SmolLM2-135M-Instruct on MELD test (500) and EmoryNLP dev (300), both modes.
 - `emodb`: EmoDB audio, leave-2-speakers-out (5 folds), Whisper tiny.en frames; the Whisper MLP baseline, same folds.
 - `generated`: the quickstart's GENERATED tri-modal corpus trained to convergence, the fusion family, modality removal.
-Writes OUT/summary.json (`{task: {system: metrics}}`) and OUT/report.md; with `--publish DIR` copies both there.
+Writes OUT/summary.json (`{task: {system: metrics}}`) and OUT/report.md; with `--publish DIR` copies both there (a
+fresh OUT starts from DIR/summary.json, so `--only` replaces the tasks it runs and keeps the others).
 """
 
 from __future__ import annotations
@@ -61,7 +62,16 @@ def run_results(
             "emollm results needs EMOLLM_DATA_DIR (a folder with meld/, emorynlp/, emodb/)"
         )
     path = out / "summary.json"
-    summary = json.loads(path.read_text()) if path.is_file() else {}
+    published = Path(publish) / "summary.json" if publish else None
+    if path.is_file():
+        summary = json.loads(path.read_text())
+    elif (
+        published is not None and published.is_file()
+    ):  # a fresh OUT: tasks not re-run keep their published results
+        summary = json.loads(published.read_text())
+        log.info("results: starting from %s (tasks not re-run keep these figures)", published)
+    else:
+        summary = {}
     for name in [t for t in TASKS if t in (only or TASKS)]:
         began = time.time()
         log.info("results: %s", name)
