@@ -245,6 +245,20 @@ def _train_loader(
     return loader, sampler
 
 
+def _training_attention(cfg: RunConfig, model: EmoLLM, train_ds: Any, device_type: str) -> str | None:
+    """Switch the LM to the attention `train.attention` resolves to for these training lengths; None: the default."""
+    lengths = [len(ids) for ids in train_ds["input_ids"]]
+    attention = training_attention(cfg.train.attention, device_type, lengths)
+    if attention:
+        set_attention(model.lm, attention)
+    log.info(
+        "attention while training: %s (train.attention: %s)",
+        attention or "the LM's default",
+        cfg.train.attention,
+    )
+    return attention
+
+
 def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run | Path:
     """Model, data, optimizer and (when resuming) restored state; the final folder when the run is complete."""
     t = cfg.train
@@ -263,14 +277,7 @@ def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run 
              100 * counts["trainable"] / counts["total"])  # fmt: skip
     encoders = cached_encoders(model.encoders, cfg.data.cache_dir, read_only=not accelerator.is_main_process)
     train_ds, dev_ds = _prepare_data(cfg, model, encoders, accelerator, run_dir)
-    attention = training_attention(
-        t.attention, accelerator.device.type, [len(x) for x in train_ds["input_ids"]]
-    )
-    if attention:
-        set_attention(model.lm, attention)
-    log.info(
-        "attention while training: %s (train.attention: %s)", attention or "the LM's default", t.attention
-    )
+    attention = _training_attention(cfg, model, train_ds, accelerator.device.type)
     loader, sampler = _train_loader(cfg, model, train_ds, encoders, accelerator.num_processes)
     groups = [
         {"params": list(model.projectors.parameters()), "name": "projectors"},
