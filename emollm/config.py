@@ -139,7 +139,7 @@ class TrainConfig:
     """auto (bf16 where it measures faster than fp32 here, else no) | no | bf16 (autocast) | fp16."""
     attention: str = "auto"
     """Attention kernel while training: auto | eager | sdpa. auto = eager on CPU when 95% of the training sequences
-    have at most 256 tokens (a step measured 15-25% faster than with SDPA's CPU flash-attention backward at 60-120
+    have at most 256 tokens (a step measured 15-30% faster than with SDPA's CPU flash-attention backward at 60-120
     tokens, ~10% slower at 350), else the LM's default (SDPA). Inference always uses the LM's default."""
     log_every: int = 10
     """Optimizer steps between log lines."""

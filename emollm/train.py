@@ -33,7 +33,7 @@ from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.faults import kill_point
 from emollm.io import atomic_write_json, atomic_write_text
 from emollm.model.emollm import EmoLLM
-from emollm.model.lm import set_attention, store_frozen_linears, training_attention
+from emollm.model.lm import apply_training_attention, store_frozen_linears
 from emollm.precision import resolve_mixed_precision
 from emollm.run_state import (
     log_row,
@@ -248,9 +248,7 @@ def _train_loader(
 def _training_attention(cfg: RunConfig, model: EmoLLM, train_ds: Any, device_type: str) -> str | None:
     """Switch the LM to the attention `train.attention` resolves to for these training lengths; None: the default."""
     lengths = [len(ids) for ids in train_ds["input_ids"]]
-    attention = training_attention(cfg.train.attention, device_type, lengths)
-    if attention:
-        set_attention(model.lm, attention)
+    attention = apply_training_attention(model.lm, cfg.train.attention, device_type, lengths)
     log.info(
         "attention while training: %s (train.attention: %s)",
         attention or "the LM's default",

@@ -52,10 +52,8 @@ def test_training_lowers_the_dev_loss(tiny_lm, syn_data, tmp_path) -> None:
         before = float(
             model(batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"]).loss
         )
-    final = train(cfg)
-    assert (
-        json.loads((final / "meta.json").read_text())["attention"] == "eager"
-    )  # trained with plain attention
+    meta = json.loads((train(cfg) / "meta.json").read_text())
+    assert meta["attention"] == "eager"  # trained with plain attention
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert len(rows) == 24 and rows[-1]["dev_loss"] < before - 0.4, (
         before,

@@ -65,9 +65,8 @@ def run_results(
     published = Path(publish) / "summary.json" if publish else None
     if path.is_file():
         summary = json.loads(path.read_text())
-    elif (
-        published is not None and published.is_file()
-    ):  # a fresh OUT: tasks not re-run keep their published results
+    elif published is not None and published.is_file():
+        # a fresh OUT: the tasks not re-run keep their published results
         summary = json.loads(published.read_text())
         log.info("results: starting from %s (tasks not re-run keep these figures)", published)
     else:

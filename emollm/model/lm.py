@@ -122,6 +122,17 @@ def set_attention(lm: nn.Module, implementation: str) -> None:
     base.set_attn_implementation(implementation)
 
 
+def apply_training_attention(
+    lm: nn.Module, choice: str, device_type: str, lengths: Sequence[int]
+) -> str | None:
+    """Switch `lm` to the attention `training_attention` picks for these training sequence lengths; returns it, or
+    None where the LM keeps its default."""
+    attention = training_attention(choice, device_type, lengths)
+    if attention:
+        set_attention(lm, attention)
+    return attention
+
+
 def store_frozen_linears(lm: nn.Module, dtype: torch.dtype) -> int:
     """Keep the frozen decoder's linear weights in `dtype` (the autocast dtype): autocast casts them to it at every
     forward anyway, so the matmuls are the same without the per-step copy. Embeddings, norms, the LM head and the
