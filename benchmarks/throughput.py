@@ -41,7 +41,12 @@ from emollm.data.sampling import EpochSampler  # noqa: E402
 from emollm.generate import generate_answers, score_labels  # noqa: E402
 from emollm.labels import get_labels  # noqa: E402
 from emollm.model.emollm import EmoLLM  # noqa: E402
-from emollm.model.lm import apply_training_attention, store_frozen_linears  # noqa: E402
+from emollm.model.lm import (  # noqa: E402
+    apply_training_attention,
+    compile_for_training,
+    store_frozen_linears,
+    training_compile,
+)
 from emollm.parse import parse_answer  # noqa: E402
 from emollm.precision import resolve_mixed_precision  # noqa: E402
 
@@ -52,6 +57,7 @@ LEGACY = [
     "lm.lora_dropout=0.05",
     "train.group_by_length=false",
     "train.attention=sdpa",
+    "train.compile=none",
 ]
 SHIPPED = ["data.prompt=emotion_compact", "lm.lora_dropout=0.0", "train.group_by_length=true"]
 
@@ -151,32 +157,40 @@ def train_steps(
 
 
 def training(data: Path, n_batches: int, batch: int = 8) -> dict[str, Any]:
-    """The legacy and the shipped loop on the same samples, with MFU against this run's matmul peak."""
+    """The legacy and the shipped loop on the same samples, with MFU against this run's matmul peak, and the shipped
+    loop without compilation, with SDPA and with the whole LM in bf16 for the A/B ratios."""
     labels = label_set_of(data)
     samples, _ = load_samples(data, get_labels(labels))
     chosen = random.Random(0).sample(samples, batch * n_batches)
     precision = resolve_mixed_precision("auto")
     result: dict[str, Any] = {"peak_gflops": {d: round(peak_gflops(d), 1) for d in ("fp32", "bf16")},
                               "best_dtype": "bf16" if precision == "bf16" else "fp32", "batch": batch}  # fmt: skip
-    # the shipped loop with SDPA attention instead of the `train.attention: auto` choice, for the attention A/B
-    runs = [("legacy", LEGACY, True), ("shipped", SHIPPED, False),
-            ("shipped_sdpa", [*SHIPPED, "train.attention=sdpa"], False)]  # fmt: skip
+    uncompiled = [*SHIPPED, "train.compile=none"]
+    runs = [("legacy", LEGACY, True), ("shipped", SHIPPED, False), ("shipped_uncompiled", uncompiled, False),
+            ("shipped_uncompiled_sdpa", [*uncompiled, "train.attention=sdpa"], False)]  # fmt: skip
     # the whole LM stored in bf16 (residual stream too): faster, numerics not the same
     if precision == "bf16":
-        runs.append(("bf16_weights", [*SHIPPED, "lm.dtype=bfloat16"], False))
+        runs.append(("bf16_weights", [*uncompiled, "lm.dtype=bfloat16"], False))
     for name, variant, legacy in runs:
         torch.manual_seed(0)
         cfg = config(variant, data, labels)
         model = EmoLLM.from_config(cfg)
-        if name.startswith("shipped") and precision == "bf16":  # as `emollm train` does
+        if not legacy and precision == "bf16":  # as `emollm train` does
             store_frozen_linears(model.lm, torch.bfloat16)
         batches = _batches(model, chosen, batch, grouped=not legacy)
         lengths = [int(row.sum()) for b in batches for row in b["attention_mask"]]
-        kernel = apply_training_attention(
-            model.lm, cfg.train.attention, "cpu", lengths
-        )  # as `emollm train` does
+        # as `emollm train` does, for one epoch of this training file
+        kernel = apply_training_attention(model.lm, cfg.train.attention, "cpu", lengths)
+        compiled = training_compile(cfg.train.compile, "cpu", len(samples) // batch, True, False)
+        began = time.perf_counter()
+        if compile_for_training(model.lm, compiled):  # compile on two batches first, outside the timing
+            train_steps(model, batches[:2], legacy, precision)
         result[name] = train_steps(model, batches, legacy, "no" if legacy else precision)
-        result[name]["attention"] = kernel or "default"
+        result[name].update(attention=kernel or "default", compile=compiled)
+        if compiled != "none":
+            result[name]["compile_s"] = (
+                time.perf_counter() - began - result[name]["s_per_step"] * len(batches)
+            )
         peak = result["peak_gflops"]["fp32" if legacy or precision != "bf16" else "bf16"]
         result[name]["mfu"] = result[name]["gflops"] / peak
         result[name]["mean_tokens_per_sample"] = result[name]["tokens_per_s"] / result[name]["samples_per_s"]

@@ -33,7 +33,12 @@ from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.faults import kill_point
 from emollm.io import atomic_write_json, atomic_write_text
 from emollm.model.emollm import EmoLLM
-from emollm.model.lm import apply_training_attention, store_frozen_linears
+from emollm.model.lm import (
+    apply_training_attention,
+    compile_for_training,
+    store_frozen_linears,
+    training_compile,
+)
 from emollm.precision import resolve_mixed_precision
 from emollm.run_state import (
     log_row,
@@ -245,16 +250,21 @@ def _train_loader(
     return loader, sampler
 
 
-def _training_attention(cfg: RunConfig, model: EmoLLM, train_ds: Any, device_type: str) -> str | None:
-    """Switch the LM to the attention `train.attention` resolves to for these training lengths; None: the default."""
-    lengths = [len(ids) for ids in train_ds["input_ids"]]
-    attention = apply_training_attention(model.lm, cfg.train.attention, device_type, lengths)
-    log.info(
-        "attention while training: %s (train.attention: %s)",
-        attention or "the LM's default",
-        cfg.train.attention,
+def _training_kernels(
+    cfg: RunConfig, model: EmoLLM, train_ds: Any, accelerator: Accelerator
+) -> dict[str, str]:
+    """Switch the LM to the attention (`train.attention`) and compilation (`train.compile`) this run trains with."""
+    device, t = accelerator.device.type, cfg.train
+    attention = apply_training_attention(
+        model.lm, t.attention, device, [len(x) for x in train_ds["input_ids"]]
     )
-    return attention
+    micro_steps = (t.align_steps + t.steps) * t.grad_accum
+    compiled = training_compile(t.compile, device, micro_steps, accelerator.num_processes == 1,
+                                cfg.lm.quantization != "none")  # fmt: skip
+    compile_for_training(model.lm, compiled)
+    log.info("while training: attention %s (train.attention: %s), compiled %s (train.compile: %s)",
+             attention or "the LM's default", t.attention, compiled, t.compile)  # fmt: skip
+    return {"attention": attention or "default", "compile": compiled}
 
 
 def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run | Path:
@@ -275,7 +285,7 @@ def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run 
              100 * counts["trainable"] / counts["total"])  # fmt: skip
     encoders = cached_encoders(model.encoders, cfg.data.cache_dir, read_only=not accelerator.is_main_process)
     train_ds, dev_ds = _prepare_data(cfg, model, encoders, accelerator, run_dir)
-    attention = _training_attention(cfg, model, train_ds, accelerator.device.type)
+    kernels = _training_kernels(cfg, model, train_ds, accelerator)
     loader, sampler = _train_loader(cfg, model, train_ds, encoders, accelerator.num_processes)
     groups = [
         {"params": list(model.projectors.parameters()), "name": "projectors"},
@@ -309,7 +319,7 @@ def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run 
         "total_steps": total,
         "labels": list(model.labels),
         "emollm_version": __version__,
-        "attention": attention or "default",
+        **kernels,
     }
     table = class_weight_table(list(train_ds["emotion"]), t.class_weighting)
     if table:

@@ -42,7 +42,7 @@ def test_answer_only_loss_equals_the_lms_own_causal_loss(tiny_cfg, syn_data) -> 
 
 def test_training_lowers_the_dev_loss(tiny_lm, syn_data, tmp_path) -> None:
     extra = dict(train__steps=24, data__dev=str(syn_data / "dev.jsonl"), train__eval_every=24, train__lr=1e-2,
-                 train__attention="eager")  # fmt: skip
+                 train__attention="eager", train__compile="layers")  # fmt: skip
     cfg = load_config(None, tiny_overrides(tiny_lm, syn_data, tmp_path / "run", **extra))
     model = EmoLLM.from_config(cfg)
     samples, _ = load_samples(syn_data / "dev.jsonl", model.labels)
@@ -53,7 +53,7 @@ def test_training_lowers_the_dev_loss(tiny_lm, syn_data, tmp_path) -> None:
             model(batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"]).loss
         )
     meta = json.loads((train(cfg) / "meta.json").read_text())
-    assert meta["attention"] == "eager"  # trained with plain attention
+    assert (meta["attention"], meta["compile"]) == ("eager", "layers")  # plain attention, compiled layers
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert len(rows) == 24 and rows[-1]["dev_loss"] < before - 0.4, (
         before,
@@ -427,3 +427,47 @@ def test_training_attention_rule_and_both_kernels_give_the_same_loss(tiny_cfg, s
         out = model(batch["input_ids"], batch["attention_mask"], batch["features"], batch["labels"])
         loss[kernel] = float(out.loss.detach())
     assert loss["eager"] == pytest.approx(loss["sdpa"], rel=1e-5)
+
+
+def test_compile_rule_and_compiled_layers_train_like_eager_ones(tiny_cfg, syn_data, monkeypatch) -> None:
+    import emollm.model.lm as lm_module
+    from emollm.model.lm import compile_for_training, set_attention, training_compile
+
+    assert training_compile("auto", "cpu", 1249, True, False) == "layers"
+    assert training_compile("auto", "cpu", 20, True, False) == "none"  # too short to pay for compiling
+    assert training_compile("auto", "cuda", 1249, True, False) == "none"
+    assert training_compile("auto", "cpu", 1249, False, False) == "none"  # several processes
+    assert training_compile("auto", "cpu", 1249, True, True) == "none"  # quantized
+    assert training_compile("none", "cpu", 1249, True, False) == "none"
+    assert training_compile("decoder", "cuda", 5, False, True) == "decoder"
+    monkeypatch.setattr(lm_module, "cpp_compiler", lambda: None)
+    assert training_compile("auto", "cpu", 1249, True, False) == "none"  # nothing to build kernels with
+    monkeypatch.undo()
+    if lm_module.cpp_compiler() is None:
+        pytest.skip("no C++ compiler: torch.compile cannot build CPU kernels here")
+    model = EmoLLM.from_config(tiny_cfg)
+    set_attention(model.lm, "eager")
+    samples, _ = load_samples(syn_data / "train.jsonl", model.labels)
+    ds, _ = build_dataset(samples[:8], model.tokenizer, model.template, model.tokens, model.labels, 512)
+    collate = Collator(model.encoders, model.tokenizer.pad_token_id)
+    batches = [collate([ds[i] for i in range(j, j + 4)]) for j in (0, 4)]
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    names = sorted(n for n, _ in model.named_parameters())
+
+    def losses_and_grads() -> list[tuple[float, list[torch.Tensor]]]:
+        out = []
+        for b in batches:  # two batches, two lengths: the dynamic-shape graph must serve both
+            loss = model(b["input_ids"], b["attention_mask"], b["features"], b["labels"]).loss
+            grads = torch.autograd.grad(loss, trainable)
+            out.append((float(loss.detach()), grads))
+        return out
+
+    eager = losses_and_grads()
+    assert batches[0]["input_ids"].shape[1] != batches[1]["input_ids"].shape[1]
+    assert compile_for_training(model.lm, "layers") == len(model.lm.get_base_model().get_decoder().layers)
+    compiled = losses_and_grads()
+    assert sorted(n for n, _ in model.named_parameters()) == names  # adapters save under the same names
+    for (loss_e, grads_e), (loss_c, grads_c) in zip(eager, compiled, strict=True):
+        assert loss_c == pytest.approx(loss_e, rel=1e-4)
+        for ge, gc in zip(grads_e, grads_c, strict=True):
+            assert torch.allclose(gc, ge, rtol=1e-3, atol=1e-6)
