@@ -41,12 +41,7 @@ from emollm.data.sampling import EpochSampler  # noqa: E402
 from emollm.generate import generate_answers, score_labels  # noqa: E402
 from emollm.labels import get_labels  # noqa: E402
 from emollm.model.emollm import EmoLLM  # noqa: E402
-from emollm.model.lm import (  # noqa: E402
-    apply_training_attention,
-    compile_for_training,
-    store_frozen_linears,
-    training_compile,
-)
+from emollm.model.lm import setup_training_kernels  # noqa: E402
 from emollm.parse import parse_answer  # noqa: E402
 from emollm.precision import resolve_mixed_precision  # noqa: E402
 
@@ -173,24 +168,20 @@ def training(data: Path, n_batches: int, batch: int = 8) -> dict[str, Any]:
         runs.append(("bf16_weights", [*uncompiled, "lm.dtype=bfloat16"], False))
     for name, variant, legacy in runs:
         torch.manual_seed(0)
-        cfg = config(variant, data, labels)
+        # kernels chosen as `emollm train` chooses them for one epoch of this file
+        cfg = config(variant, data, labels, [f"train.steps={len(samples) // batch}"])
         model = EmoLLM.from_config(cfg)
-        if not legacy and precision == "bf16":  # as `emollm train` does
-            store_frozen_linears(model.lm, torch.bfloat16)
         batches = _batches(model, chosen, batch, grouped=not legacy)
         lengths = [int(row.sum()) for b in batches for row in b["attention_mask"]]
-        # as `emollm train` does, for one epoch of this training file
-        kernel = apply_training_attention(model.lm, cfg.train.attention, "cpu", lengths)
-        compiled = training_compile(cfg.train.compile, "cpu", len(samples) // batch, True, False)
         began = time.perf_counter()
-        if compile_for_training(model.lm, compiled):  # compile on two batches first, outside the timing
+        kernels = setup_training_kernels(model.lm, cfg.train, lengths, device_type="cpu", processes=1,
+                                         mixed_precision="no" if legacy else precision, quantized=False)  # fmt: skip
+        if kernels["compile"] != "none":  # compile on two batches first, outside the timing
             train_steps(model, batches[:2], legacy, precision)
-        result[name] = train_steps(model, batches, legacy, "no" if legacy else precision)
-        result[name].update(attention=kernel or "default", compile=compiled)
-        if compiled != "none":
-            result[name]["compile_s"] = (
-                time.perf_counter() - began - result[name]["s_per_step"] * len(batches)
-            )
+        warm_s = time.perf_counter() - began
+        result[name] = {**train_steps(model, batches, legacy, "no" if legacy else precision), **kernels}
+        if kernels["compile"] != "none":  # the two warm-up steps less two timed steps' worth
+            result[name]["compile_s"] = warm_s - 2 * result[name]["s_per_step"]
         peak = result["peak_gflops"]["fp32" if legacy or precision != "bf16" else "bf16"]
         result[name]["mfu"] = result[name]["gflops"] / peak
         result[name]["mean_tokens_per_sample"] = result[name]["tokens_per_s"] / result[name]["samples_per_s"]

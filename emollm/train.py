@@ -33,12 +33,7 @@ from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.faults import kill_point
 from emollm.io import atomic_write_json, atomic_write_text
 from emollm.model.emollm import EmoLLM
-from emollm.model.lm import (
-    apply_training_attention,
-    compile_for_training,
-    store_frozen_linears,
-    training_compile,
-)
+from emollm.model.lm import setup_training_kernels
 from emollm.precision import resolve_mixed_precision
 from emollm.run_state import (
     log_row,
@@ -253,18 +248,14 @@ def _train_loader(
 def _training_kernels(
     cfg: RunConfig, model: EmoLLM, train_ds: Any, accelerator: Accelerator
 ) -> dict[str, str]:
-    """Switch the LM to the attention (`train.attention`) and compilation (`train.compile`) this run trains with."""
-    device, t = accelerator.device.type, cfg.train
-    attention = apply_training_attention(
-        model.lm, t.attention, device, [len(x) for x in train_ds["input_ids"]]
-    )
-    micro_steps = (t.align_steps + t.steps) * t.grad_accum
-    compiled = training_compile(t.compile, device, micro_steps, accelerator.num_processes == 1,
-                                cfg.lm.quantization != "none")  # fmt: skip
-    compile_for_training(model.lm, compiled)
+    """Frozen-weight dtype, attention (`train.attention`) and compilation (`train.compile`) for this run."""
+    kernels = setup_training_kernels(model.lm, cfg.train, [len(x) for x in train_ds["input_ids"]],
+                                     device_type=accelerator.device.type, processes=accelerator.num_processes,
+                                     mixed_precision=accelerator.mixed_precision,
+                                     quantized=cfg.lm.quantization != "none")  # fmt: skip
     log.info("while training: attention %s (train.attention: %s), compiled %s (train.compile: %s)",
-             attention or "the LM's default", t.attention, compiled, t.compile)  # fmt: skip
-    return {"attention": attention or "default", "compile": compiled}
+             kernels["attention"], cfg.train.attention, kernels["compile"], cfg.train.compile)  # fmt: skip
+    return kernels
 
 
 def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run | Path:
@@ -275,11 +266,6 @@ def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run 
         return run_dir / "final"
     set_seed(t.seed)
     model = EmoLLM.from_config(cfg, accelerator.device)
-    # autocast would copy them to bf16 at every step; one process only: ranks holding different dtypes would hang
-    # DDP's first broadcast (seen once while `auto` was still a per-rank timing)
-    single = accelerator.num_processes == 1 and cfg.lm.quantization == "none"
-    if single and (accelerator.mixed_precision, accelerator.device.type) == ("bf16", "cpu"):
-        store_frozen_linears(model.lm, torch.bfloat16)
     counts = model.parameter_counts()
     log.info("parameters: %s trainable of %s total (%.3f%%)", f"{counts['trainable']:,}", f"{counts['total']:,}",
              100 * counts["trainable"] / counts["total"])  # fmt: skip

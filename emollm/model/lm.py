@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from emollm.config import LMConfig
+from emollm.config import LMConfig, TrainConfig
 from emollm.hub import PACKAGED_LMS, pretrained_kwargs, resolve_lm
 
 log = logging.getLogger(__name__)
@@ -124,17 +124,6 @@ def set_attention(lm: nn.Module, implementation: str) -> None:
     base.set_attn_implementation(implementation)
 
 
-def apply_training_attention(
-    lm: nn.Module, choice: str, device_type: str, lengths: Sequence[int]
-) -> str | None:
-    """Switch `lm` to the attention `training_attention` picks for these training sequence lengths; returns it, or
-    None where the LM keeps its default."""
-    attention = training_attention(choice, device_type, lengths)
-    if attention:
-        set_attention(lm, attention)
-    return attention
-
-
 COMPILE_MIN_STEPS = 200
 
 
@@ -183,3 +172,30 @@ def store_frozen_linears(lm: nn.Module, dtype: torch.dtype) -> int:
                 module.bias.data = module.bias.data.to(dtype)
             converted += 1
     return converted
+
+
+def setup_training_kernels(
+    lm: nn.Module,
+    train: TrainConfig,
+    lengths: Sequence[int],
+    *,
+    device_type: str,
+    processes: int,
+    mixed_precision: str,
+    quantized: bool,
+) -> dict[str, str]:
+    """Prepare `lm` for training as `emollm train` does: frozen linears stored in bf16 under one-process CPU bf16
+    autocast, the attention `train.attention` picks for these training sequence lengths, and the compilation
+    `train.compile` picks for the run's micro-batches. Returns {"attention", "compile"} for meta.json."""
+    single = processes == 1 and not quantized
+    # autocast would copy them to bf16 at every step; one process only: ranks holding different dtypes would hang
+    # DDP's first broadcast (seen once while `auto` was still a per-rank timing)
+    if single and (mixed_precision, device_type) == ("bf16", "cpu"):
+        store_frozen_linears(lm, torch.bfloat16)
+    attention = training_attention(train.attention, device_type, lengths)
+    if attention:
+        set_attention(lm, attention)
+    micro_steps = (train.align_steps + train.steps) * train.grad_accum
+    compiled = training_compile(train.compile, device_type, micro_steps, processes == 1, quantized)
+    compile_for_training(lm, compiled)
+    return {"attention": attention or "default", "compile": compiled}
