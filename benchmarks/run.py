@@ -13,10 +13,9 @@
 - `attention_speedup`: the uncompiled shipped loop's tokens/s with the attention `train.attention: auto` picks (eager
   on CPU for short sequences) / the same with SDPA (whose CPU flash-attention backward is slow at ~60 tokens).
 - `tokens_per_s_ratio` / `samples_per_s_ratio`: the shipped recipe (emotion_compact prompt, LM head only at
-  supervised positions, no LoRA dropout, length-grouped batches, auto precision, auto attention, auto
-  compilation) / the emollm 0.1
-  default loop (emotion_default prompt, logits at every position, LoRA dropout 0.05, random batches, fp32, SDPA),
-  same samples, batch 8.
+  supervised positions, no LoRA dropout, length-grouped batches, auto precision, auto attention, auto compilation)
+  / the emollm 0.1 default loop (emotion_default prompt, logits at every position, LoRA dropout 0.05, random
+  batches, fp32, SDPA), same samples, batch 8.
   Tokens are the non-padding tokens each loop feeds the model; the shorter prompt needs fewer per sample, so
   samples/s is the figure that says how much sooner an epoch ends.
 - `scoring_speedup`: free generation (64 new tokens at most) / label scoring, seconds per sample, same samples, with

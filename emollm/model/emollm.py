@@ -16,7 +16,7 @@ from emollm.config import RunConfig, dump_config
 from emollm.encoders import Encoder, build_encoder
 from emollm.encoders.base import Features
 from emollm.labels import get_labels
-from emollm.model.lm import apply_lora, enable_activation_checkpointing, load_lm
+from emollm.model.lm import apply_lora, base_model, enable_activation_checkpointing, load_lm
 from emollm.model.projector import build_projector
 from emollm.model.tokens import add_placeholder_tokens
 from emollm.precision import return_freed_memory
@@ -145,7 +145,7 @@ class EmoLLM(nn.Module):
         embeds = self.embed(input_ids, features or {})
         if labels is None:
             return self.lm(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False)
-        base = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+        base = base_model(self.lm)
         hidden = base.get_decoder()(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False)
         targets = labels[:, 1:]
         keep = targets != IGNORE_INDEX  # [B, L-1]: positions whose next token is supervised

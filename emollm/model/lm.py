@@ -18,6 +18,11 @@ log = logging.getLogger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
+def base_model(lm: nn.Module) -> nn.Module:
+    """The transformers model inside a peft wrapper, or `lm` itself when it has none."""
+    return lm.get_base_model() if hasattr(lm, "get_base_model") else lm
+
+
 def quantization_config(cfg: LMConfig, compute_dtype: torch.dtype):
     """bitsandbytes settings for 4-bit nf4 (QLoRA) or 8-bit loading, or None."""
     if cfg.quantization == "none":
@@ -95,7 +100,7 @@ def apply_lora(lm: nn.Module, cfg: LMConfig) -> nn.Module:
 def enable_activation_checkpointing(lm: nn.Module) -> None:
     """Recompute each decoder layer's activations in the backward pass instead of keeping them (QLoRA's memory
     recipe: activation memory drops from every layer's tensors to one layer input each, for ~1/3 more compute)."""
-    base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
+    base = base_model(lm)
     kwargs = {"use_reentrant": False}
     if hasattr(base, "activation_checkpointing_enable"):  # transformers >= 5.x
         base.activation_checkpointing_enable(kwargs)
@@ -120,7 +125,7 @@ def training_attention(choice: str, device_type: str, lengths: Sequence[int]) ->
 
 def set_attention(lm: nn.Module, implementation: str) -> None:
     """Switch the LM's attention implementation (eager | sdpa | ...) in place; weights are untouched."""
-    base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
+    base = base_model(lm)
     base.set_attn_implementation(implementation)
 
 
@@ -152,7 +157,7 @@ def compile_for_training(lm: nn.Module, what: str) -> int:
     if what == "none":
         return 0
     torch._dynamo.reset()  # graphs of an earlier model in this process (cross-corpus, folds) count toward the limit
-    decoder = (lm.get_base_model() if hasattr(lm, "get_base_model") else lm).get_decoder()
+    decoder = base_model(lm).get_decoder()
     modules = list(decoder.layers) if what == "layers" else [decoder]
     for module in modules:
         module.compile(dynamic=True)
@@ -163,7 +168,7 @@ def store_frozen_linears(lm: nn.Module, dtype: torch.dtype) -> int:
     """Keep the frozen decoder's linear weights in `dtype` (the autocast dtype): autocast casts them to it at every
     forward anyway, so the matmuls are the same without the per-step copy. Embeddings, norms, the LM head and the
     trainable LoRA/projector weights keep their dtype. Returns the number of layers converted."""
-    base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
+    base = base_model(lm)
     converted = 0
     for module in base.get_decoder().modules():
         if type(module) is nn.Linear and not module.weight.requires_grad and module.weight.dtype != dtype:
