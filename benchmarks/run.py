@@ -24,9 +24,12 @@
   generation stops after ~4 tokens, so label scoring saves little there; `scoring_speedup_full_answer` the same with
   every generated answer held to the mean token length of the default format's answer about all inputs (label +
   rationale citing face, voice and physiology, as the generated tri-modal corpus's answers are), i.e. what label
-  scoring saves where the model would write such an answer. All with the LoRA merged into the base weights, as
-  `emollm.load` does for inference; `details.inference*` hold each mode's accuracy, agreement and mean tokens
-  generated.
+  scoring saves where the model would write such an answer. All with the LoRA merged into the base weights and in
+  the inference precision `emollm.load` picks (`auto`: bf16 autocast with bf16 decoder linears and LM head where
+  the CPU multiplies bf16 natively, else fp32); `details.inference*` hold each mode's accuracy, agreement and mean
+  tokens generated, and the precision.
+- `scoring_speedup_fp32`: `scoring_speedup` with the same model in fp32 (`--precision no`);
+  `inference_precision_speedup`: fp32 / the shipped precision, seconds per sample of scoring + generation together.
 - `cache_speedup`: a training step encoding media on the fly / reading the feature cache (tiny LM, FER2013 +
   Whisper + physio, `benchmarks/encoders.py`).
 - `qlora_memory_ratio`: peak anonymous resident memory of QLoRA steps (the QLoRA paper's recipe: 4-bit nf4 base,
@@ -110,6 +113,9 @@ def main() -> None:
         model = throughput.EmoLLM.from_config(shipped)
         throughput.fit_briefly(model, train_file, steps, rationale=rationale)
         merged = model.merge_adapters()
+        if rationale:  # the same answers in fp32, before the shipped precision converts the weights
+            inference["rationale_fp32"] = throughput.inference(merged, test, n)
+        merged.set_inference_precision("auto")  # as `emollm.load` and `emollm eval` do
         inference[name] = throughput.inference(merged, test, n)
         if rationale:  # answers as long as the default format's answer about face, voice and physiology
             length = throughput.full_answer_tokens(merged, out / "generated")
@@ -117,6 +123,7 @@ def main() -> None:
                                                             min_new_tokens=length)  # fmt: skip
         del model, merged
     label_only, infer, full = inference["label_only"], inference["rationale"], inference["full_answer"]
+    fp32 = inference["rationale_fp32"]
     cache = cache_ratio(out / "cache", clips=6 if args.quick else 12, steps=4 if args.quick else 6)
     memory = qlora_ratio()
     result = {
@@ -132,6 +139,12 @@ def main() -> None:
         "tokens_per_s_ratio": round(train["shipped"]["tokens_per_s"] / train["legacy"]["tokens_per_s"], 2),
         "samples_per_s_ratio": round(train["shipped"]["samples_per_s"] / train["legacy"]["samples_per_s"], 2),
         "scoring_speedup": round(infer["generate"]["s_per_sample"] / infer["score"]["s_per_sample"], 2),
+        "scoring_speedup_fp32": round(fp32["generate"]["s_per_sample"] / fp32["score"]["s_per_sample"], 2),
+        "inference_precision_speedup": round(
+            (fp32["generate"]["s_per_sample"] + fp32["score"]["s_per_sample"])
+            / (infer["generate"]["s_per_sample"] + infer["score"]["s_per_sample"]),
+            2,
+        ),
         "scoring_speedup_label_only": round(
             label_only["generate"]["s_per_sample"] / label_only["score"]["s_per_sample"], 2
         ),
@@ -147,6 +160,7 @@ def main() -> None:
         "details": {
             "training": train,
             "inference": infer,
+            "inference_fp32": fp32,
             "inference_label_only": label_only,
             "inference_full_answer": full,
             "cache": cache,

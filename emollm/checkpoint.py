@@ -85,9 +85,12 @@ def check_checkpoint(folder: str | Path) -> Path:
     return folder
 
 
-def load_checkpoint(folder: str | Path, device: torch.device | str = "cpu", merge: bool = False) -> EmoLLM:
+def load_checkpoint(
+    folder: str | Path, device: torch.device | str = "cpu", merge: bool = False, precision: str = "no"
+) -> EmoLLM:
     """Rebuild an EmoLLM for inference from a checkpoint folder (base LM + adapter + projectors); `merge`: fold the
-    LoRA into the base weights (faster inference, see `EmoLLM.merge_adapters`)."""
+    LoRA into the base weights (faster inference, see `EmoLLM.merge_adapters`); `precision`: auto | no | bf16 (see
+    `EmoLLM.set_inference_precision`)."""
     from peft import PeftModel
 
     folder = check_checkpoint(folder)
@@ -124,7 +127,9 @@ def load_checkpoint(folder: str | Path, device: torch.device | str = "cpu", merg
     model.prior_adjustment = read_prior_adjustment(folder)
     if model.prior_adjustment is not None:
         model.prior_adjustment.check_labels(model.labels, str(folder / "prior_adjustment.json"))
-    return (model.merge_adapters() if merge else model).eval()
+    model = model.merge_adapters() if merge else model
+    model.set_inference_precision(precision)
+    return model.eval()
 
 
 def _check_fingerprints(folder: Path, encoders: dict[str, Any]) -> None:

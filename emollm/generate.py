@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -102,14 +101,25 @@ def _common_prefix(seqs: Sequence[Sequence[int]]) -> int:
     return n
 
 
-@functools.cache
+_CONTINUATION_MASKS: dict[tuple, Tensor] = {}
+
+
 def continuation_mask(tokenizer: Any, vocab_size: int) -> Tensor:
     """`[V]` True for tokens that continue a word (their text starts with a letter or digit, no space): after a
-    label, any of these would make a longer word ("joy" -> "joyful"), so they are not a label's end."""
-    texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
-    mask = torch.zeros(vocab_size, dtype=torch.bool)
-    mask[: len(texts)] = torch.tensor([bool(t) and t[0].isalnum() for t in texts])
-    return mask
+    label, any of these would make a longer word ("joy" -> "joyful"), so they are not a label's end. Computed once
+    per vocabulary (~0.5 s) and kept for every later model with the same tokenizer."""
+    key = (
+        tokenizer.name_or_path,
+        len(tokenizer),
+        vocab_size,
+        tuple(sorted(tokenizer.get_added_vocab().items())),
+    )
+    if key not in _CONTINUATION_MASKS:
+        texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+        mask = torch.zeros(vocab_size, dtype=torch.bool)
+        mask[: len(texts)] = torch.tensor([bool(t) and t[0].isalnum() for t in texts])
+        _CONTINUATION_MASKS[key] = mask
+    return _CONTINUATION_MASKS[key]
 
 
 def label_prefix(template: Any, answer: str) -> str:
@@ -130,6 +140,24 @@ def _candidates(model: EmoLLM) -> list[list[int]]:
     ]
 
 
+def _label_tree_mask(mask: Tensor, lengths: Sequence[int], dtype: torch.dtype) -> Tensor:
+    """Additive attention mask `[B, 1, L + T, L + T]` for left-padded prompts `mask` `[B, L]` followed by K label
+    suffixes side by side (`lengths`, T = their sum): prompt tokens attend causally to the prompt, each suffix token to
+    the prompt and its own label's earlier tokens only, so one forward pass scores every label."""
+    b, width = mask.shape
+    owner = torch.cat(
+        [torch.full((width,), -1), torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(lengths))]
+    )
+    n = owner.numel()
+    causal = torch.ones(n, n, dtype=torch.bool).tril()
+    same = (owner[:, None] == owner[None, :]) | (owner[None, :] == -1)  # own label, or the prompt
+    allowed = (causal & same)[None] & torch.cat(
+        [mask.bool().cpu(), torch.ones(b, n - width, dtype=torch.bool)], 1
+    )[:, None]
+    allowed |= torch.eye(n, dtype=torch.bool)[None]  # padding rows see themselves (no all-masked rows)
+    return torch.zeros(b, 1, n, n, dtype=dtype).masked_fill(~allowed[:, None], torch.finfo(dtype).min)
+
+
 @torch.no_grad()
 def score_labels(
     model: EmoLLM, samples: Sequence[Sample], prefixes: Sequence[str] | None = None, adjust: bool = True
@@ -140,47 +168,49 @@ def score_labels(
     prompt and the label, for templates that name the label last. With `adjust` the model's fitted label-prior
     adjustment (`model.prior_adjustment`, see `emollm.prior_adjustment`) is applied when it has one.
 
-    The prompt plus the candidates' shared prefix runs once (LM head on the last position only); its KV cache is
-    repeated K times and only the differing label tokens run again, so K labels cost little more than one prompt.
+    One forward pass per batch: the prompt plus the candidates' shared prefix, then every label's differing tokens
+    side by side, each attending to the prompt and its own earlier tokens only (a tree mask); the LM head runs at the
+    prompt's last position and the label tokens only, so K labels cost little more than one prompt.
     """
     model.eval()
     cands = _candidates(model)
-    k, shared = len(cands), _common_prefix(cands)
+    shared = _common_prefix(cands)
     suffixes = [c[shared:] for c in cands]
     extra = [model.tokenizer(p, add_special_tokens=False)["input_ids"] if p else [] for p in prefixes or []]
     prompts = [
         _prompt_ids(model, s) + (extra[i] if extra else []) + cands[0][:shared] for i, s in enumerate(samples)
     ]
-    ids, mask = pad_ids(prompts, model.tokenizer.pad_token_id, side="left")
-    ids, mask = ids.to(model.device), mask.to(model.device)
+    ids, mask = pad_ids(prompts, model.tokenizer.pad_token_id, side="left")  # [B, L]
+    lengths = [len(s) for s in suffixes]
+    starts = torch.tensor([0, *lengths[:-1]]).cumsum(0)  # each label's first column in the suffix block
+    within = torch.cat([torch.arange(n) for n in lengths])  # [T] offset of each suffix token in its label
+    b = len(samples)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    embeds = model.embed(ids, encode_media(model.encoders, [s.media for s in samples]))
-    out = model.lm(
-        inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
-    )
-    first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)[:, [s[0] for s in suffixes]]  # [B, K]
-    # transformers >= 5.2x names the KV cache `cache`; earlier 5.x releases call it `past_key_values`
-    cache_key = "cache" if getattr(out, "cache", None) is not None else "past_key_values"
-    cache = getattr(out, cache_key)
-    cache.batch_repeat_interleave(k)
-    b, rest_len = len(samples), max(len(s) for s in suffixes)
-    rest_in, rest_mask = pad_ids(suffixes, model.tokenizer.pad_token_id)  # [K, R]: every label token goes in
-    rest_in, rest_mask = rest_in.repeat(b, 1).to(model.device), rest_mask.repeat(b, 1).to(model.device)
-    full_mask = torch.cat([mask.repeat_interleave(k, 0), rest_mask], dim=1)
-    rest_pos = positions[:, -1:].repeat_interleave(k, 0) + 1 + torch.arange(rest_len, device=model.device)
-    logits = model.lm(input_ids=rest_in, attention_mask=full_mask, position_ids=rest_pos, use_cache=True,
-                      **{cache_key: cache}).logits.float()  # fmt: skip
-    lp = torch.log_softmax(logits, dim=-1)  # [B*K, R, V]: position j predicts the token after suffix token j
-    targets, target_mask = pad_ids([s[1:] + [0] for s in suffixes], 0)
-    target_mask[torch.arange(k), torch.tensor([len(s) - 1 for s in suffixes])] = (
-        0  # the end: boundary term below
-    )
-    targets, target_mask = targets.repeat(b, 1).to(model.device), target_mask.repeat(b, 1).to(model.device)
-    tokens = (lp.gather(-1, targets[..., None])[..., 0] * target_mask).sum(dim=1)  # [B*K]
-    last = torch.tensor([len(s) - 1 for s in suffixes], device=model.device).repeat(b)
-    cont = continuation_mask(model.tokenizer, lp.shape[-1]).to(model.device)
-    boundary = torch.logsumexp(lp[torch.arange(b * k), last][:, ~cont], dim=-1)  # log P(no word continuation)
-    probs = torch.softmax(first + (tokens + boundary).view(b, k), dim=-1).cpu()
+    tree_ids = torch.cat([ids, torch.tensor([t for s in suffixes for t in s]).repeat(b, 1)], 1)  # [B, L + T]
+    tree_pos = torch.cat([positions, positions[:, -1:] + 1 + within], 1)
+    features = encode_media(
+        model.encoders, [s.media for s in samples]
+    )  # frozen encoders: fp32, outside autocast
+    with model.autocast():
+        embeds = model.embed(tree_ids.to(model.device), features)
+        attention = _label_tree_mask(mask, lengths, embeds.dtype).to(model.device)
+        logits = model.lm(inputs_embeds=embeds, attention_mask=attention, position_ids=tree_pos.to(model.device),
+                          use_cache=False, logits_to_keep=len(within) + 1).logits  # fmt: skip
+    lp = torch.log_softmax(
+        logits.float(), dim=-1
+    ).cpu()  # [B, 1 + T, V]: row 0 the prompt's last, 1 + j suffix token j
+    cont = continuation_mask(model.tokenizer, lp.shape[-1])
+    scores = []
+    for k, suffix in enumerate(suffixes):
+        rows = torch.cat(
+            [torch.tensor([0]), 1 + starts[k] + torch.arange(len(suffix))]
+        )  # predict token j, then the end
+        tokens = lp[:, rows[:-1], :].gather(-1, torch.tensor(suffix).expand(b, -1)[..., None])[..., 0].sum(1)
+        boundary = torch.logsumexp(
+            lp[:, rows[-1]][:, ~cont], dim=-1
+        )  # log P(no word continuation after the label)
+        scores.append(tokens + boundary)
+    probs = torch.softmax(torch.stack(scores, 1), dim=-1)
     return applied(probs, getattr(model, "prior_adjustment", None)) if adjust else probs
 
 
@@ -201,19 +231,21 @@ def generate_answers(
     prompts = [_prompt_ids(model, s, question, turns) for s in samples]
     input_ids, attention_mask = pad_ids(prompts, model.tokenizer.pad_token_id, side="left")
     input_ids, attention_mask = input_ids.to(model.device), attention_mask.to(model.device)
-    embeds = model.embed(input_ids, encode_media(model.encoders, [s.media for s in samples]))
     placeholder_ids = [[t.token_id] for t in model.tokens.values()]
-    out = model.lm.generate(
-        inputs_embeds=embeds,
-        attention_mask=attention_mask,
-        max_new_tokens=max_new_tokens,
-        min_new_tokens=min_new_tokens or None,
-        do_sample=False,
-        pad_token_id=model.tokenizer.pad_token_id,
-        eos_token_id=model.tokenizer.eos_token_id,
-        bad_words_ids=placeholder_ids or None,
-        streamer=streamer,
-    )
+    features = encode_media(model.encoders, [s.media for s in samples])
+    with model.autocast():
+        embeds = model.embed(input_ids, features)
+        out = model.lm.generate(
+            inputs_embeds=embeds,
+            attention_mask=attention_mask,
+            max_new_tokens=max_new_tokens,
+            min_new_tokens=min_new_tokens or None,
+            do_sample=False,
+            pad_token_id=model.tokenizer.pad_token_id,
+            eos_token_id=model.tokenizer.eos_token_id,
+            bad_words_ids=placeholder_ids or None,
+            streamer=streamer,
+        )
     return [model.tokenizer.decode(row, skip_special_tokens=True).strip() for row in out]
 
 

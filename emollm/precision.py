@@ -66,6 +66,22 @@ def resolve_mixed_precision(setting: str) -> str:
     return choice
 
 
+def resolve_inference_precision(setting: str, weights: torch.dtype, quantized: bool) -> str:
+    """`no` | `bf16` for inference: `auto` is bf16 autocast wherever `train.mixed_precision: auto` would train in
+    bf16 (a GPU that supports it; a CPU that multiplies bf16 natively) and the LM's weights are fp32 and not
+    quantized, else `no` (the weights' own dtype); `bf16` needs fp32, unquantized weights too."""
+    if setting not in ("auto", "no", "bf16"):
+        raise ValueError(f"inference precision {setting!r}: valid are auto, no, bf16")
+    eligible = weights == torch.float32 and not quantized
+    if setting == "bf16" and not eligible:
+        raise ValueError(
+            f"bf16 inference needs an fp32, unquantized LM (this one: {weights}, quantized={quantized})"
+        )
+    if setting == "auto":
+        return "bf16" if eligible and resolve_mixed_precision("auto") == "bf16" else "no"
+    return setting
+
+
 def return_freed_memory(threshold: int = 64 * 1024) -> bool:
     """Make glibc malloc serve allocations above `threshold` bytes with mmap, so a freed tensor goes back to the OS at
     once instead of staying in the heap's free lists (peak RSS then follows live memory; CPU only, Linux/glibc)."""

@@ -27,7 +27,7 @@ def test_export_round_trips_through_plain_transformers(trained_ckpt, tmp_path, c
     card = (out / "README.md").read_text()
     assert "base_model:" in card and "GENERATED DATA" in card and "| score | 0.500 | 0.500 |" in card
     assert "Intended use and limitations" in card
-    original = emollm.load(trained_ckpt)
+    original = emollm.load(trained_ckpt, precision="no")  # fp32: compared with the exported fp32 weights
     ids = original.tokenizer("I can't believe you did this!", return_tensors="pt")["input_ids"]
     with torch.no_grad():
         want = original(ids, torch.ones_like(ids)).logits
@@ -43,7 +43,7 @@ def test_export_round_trips_through_plain_transformers(trained_ckpt, tmp_path, c
     assert json.loads((out / "adapter" / "adapter_config.json").read_text())[
         "base_model_name_or_path"
     ] == str(original.config.lm.name_or_path)
-    again = emollm.load(out)  # an export is also an emollm checkpoint
+    again = emollm.load(out, precision="no")  # an export is also an emollm checkpoint
     assert (
         again.predict(text="I can't believe you did this!")["scores"]
         == original.predict(text="I can't believe you did this!")["scores"]

@@ -20,12 +20,14 @@ def _media(syn_data: Path, sid: str, modalities=("video", "audio", "sensor")) ->
 
 
 def test_label_scoring_equals_full_sequence_likelihoods(trained_ckpt, syn_data) -> None:
-    model = emollm.load(trained_ckpt)
+    model = emollm.load(trained_ckpt, precision="no")
     samples = [
         make_sample("I am thrilled", _media(syn_data, "syn-test-00000", ("video",))),
         make_sample(None, _media(syn_data, "syn-test-00001", ("audio", "sensor"))),
     ]
-    fast = score_labels(model, samples)
+    fast = score_labels(model, samples)  # one pass: the labels' differing tokens side by side (tree mask)
+    suffix_lengths = {len(c) for c in emollm.generate._candidates(model)}
+    assert len(suffix_lengths) > 1  # labels of different token lengths share the pass
     assert fast.shape == (2, len(model.labels))
     torch.testing.assert_close(fast.sum(1), torch.ones(2))
     words = [model.tokenizer.decode([i]) for i in range(len(model.tokenizer))]
@@ -116,7 +118,10 @@ def test_scoring_and_generation_run_in_eval_mode(tiny_cfg, syn_data) -> None:
 def test_merged_adapters_give_the_same_scores_and_answers(trained_ckpt, syn_data, tmp_path) -> None:
     from emollm.checkpoint import write_model_files
 
-    plain, merged = emollm.load(trained_ckpt, merge=False), emollm.load(trained_ckpt)
+    plain, merged = (
+        emollm.load(trained_ckpt, merge=False, precision="no"),
+        emollm.load(trained_ckpt, precision="no"),
+    )
     assert merged.merged and not plain.merged and not hasattr(merged.lm, "merge_and_unload")
     assert not any("lora_" in n for n, _ in merged.lm.named_parameters())  # no adapter matmuls left
     samples = [
@@ -130,6 +135,37 @@ def test_merged_adapters_give_the_same_scores_and_answers(trained_ckpt, syn_data
     assert merged.fingerprint() == plain.fingerprint()  # evaluation resume keys stay valid
     with pytest.raises(ValueError, match="merged for inference cannot be saved"):
         write_model_files(merged, tmp_path, {})
+
+
+def test_bf16_inference_keeps_the_predictions_of_fp32(trained_ckpt, syn_data, monkeypatch) -> None:
+    import emollm.precision
+
+    fp32, bf16 = emollm.load(trained_ckpt, precision="no"), emollm.load(trained_ckpt, precision="bf16")
+    assert (fp32.inference_precision, bf16.inference_precision) == ("no", "bf16")
+    decoder = bf16.lm.get_decoder()
+    assert {m.weight.dtype for m in decoder.modules() if isinstance(m, torch.nn.Linear)} == {torch.bfloat16}
+    head, embeddings = bf16.lm.get_output_embeddings().weight, bf16.lm.get_input_embeddings().weight
+    assert (
+        head.dtype == torch.bfloat16 and embeddings.dtype == torch.float32
+    )  # the tied head got its own copy
+    samples = [make_sample("I am thrilled", _media(syn_data, f"syn-test-0000{i}")) for i in range(4)]
+    want, got = score_labels(fp32, samples), score_labels(bf16, samples)
+    assert got.dtype == torch.float32 and not torch.equal(got, want)  # bf16 matmuls really ran
+    torch.testing.assert_close(got, want, rtol=0, atol=0.03)
+    assert torch.equal(got.argmax(1), want.argmax(1))
+    assert len(generate_answers(bf16, samples, 8)) == 4
+    ids = bf16.tokenizer("I am thrilled", return_tensors="pt")["input_ids"]
+    assert (
+        bf16(ids, torch.ones_like(ids)).logits.shape[-1] == fp32.lm.config.vocab_size
+    )  # forward autocasts too
+    monkeypatch.setattr(emollm.precision, "resolve_mixed_precision", lambda setting: "no")
+    assert emollm.load(trained_ckpt).inference_precision == "no"  # auto: fp32 where bf16 is not native
+    monkeypatch.setattr(emollm.precision, "resolve_mixed_precision", lambda setting: "bf16")
+    assert emollm.load(trained_ckpt).inference_precision == "bf16"
+    with pytest.raises(ValueError, match="already in bf16"):
+        bf16.set_inference_precision("no")
+    with pytest.raises(ValueError, match="valid are auto, no, bf16"):
+        fp32.set_inference_precision("fp16")
 
 
 def test_min_new_tokens_holds_off_the_end_of_the_answer(tiny_cfg, syn_data) -> None:

@@ -149,7 +149,7 @@ def test_a_prior_adjusted_baseline_saves_and_reapplies_its_adjustment(tiny_lm, s
         load_config(None, ["baseline.prior_adjustment=auc"])
 
 
-def test_results_fit_the_adjustment_once_and_reevaluate_only_when_it_changes(
+def test_results_fit_the_adjustment_once_and_reevaluate_only_when_it_or_the_precision_changes(
     trained_ckpt, syn_data, tmp_path, monkeypatch
 ) -> None:
     from emollm.experiments import result_steps as tasks
@@ -181,3 +181,11 @@ def test_results_fit_the_adjustment_once_and_reevaluate_only_when_it_changes(
         ckpt, syn_data / "test.jsonl", tmp_path / "ev", ("score",)
     )  # another tau: evaluated again
     assert len(calls) == 1
+    save_prior_adjustment(ckpt, adj)  # back to the adjustment the finished evaluation used
+    assert (
+        tasks.evaluated(ckpt, syn_data / "test.jsonl", tmp_path / "ev", ("score",)) == m and len(calls) == 1
+    )
+    other = "no" if m["precision"] == "bf16" else "bf16"
+    monkeypatch.setattr(tasks, "resolve_inference_precision", lambda *a: other)
+    tasks.evaluated(ckpt, syn_data / "test.jsonl", tmp_path / "ev", ("score",))  # another inference precision
+    assert len(calls) == 2

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from emollm.cli.common import add_precision_argument
+
 HELP = (
     "Fit a checkpoint's label-prior adjustment on dev data (scores minus tau * log training prior; tau chosen for "
     "a metric) and save it in the checkpoint, so eval, chat and serve apply it."
@@ -14,6 +16,7 @@ HELP = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `emollm calibrate`."""
     p.add_argument("--ckpt", required=True, help="LLM checkpoint folder (gets prior_adjustment.json)")
+    add_precision_argument(p)
     p.add_argument("--dev", help="dev split JSONL, scored here (or give --predictions)")
     p.add_argument(
         "--predictions", help="predictions.jsonl of an earlier `emollm eval --modes score` on dev data"
@@ -66,6 +69,6 @@ def _score_dev(args: argparse.Namespace, folder: Path) -> Path:
     from emollm.evaluation.evaluate import evaluate
 
     out = Path(args.out) if args.out else folder / "prior-dev"
-    evaluate(emollm.load(folder), args.dev, out, batch_size=args.batch_size, modes=("score",),
+    evaluate(emollm.load(folder, precision=args.precision), args.dev, out, batch_size=args.batch_size, modes=("score",),
              label_map=args.label_map, report=False)  # fmt: skip
     return out / "predictions.jsonl"

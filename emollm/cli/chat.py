@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from emollm.cli.common import add_media_arguments, media_of
+from emollm.cli.common import add_media_arguments, add_precision_argument, media_of
 
 HELP = "One JSON answer (--json), one free answer (--ask), or an interactive REPL with the given inputs preloaded."
 
@@ -15,6 +15,7 @@ HELP = "One JSON answer (--json), one free answer (--ask), or an interactive REP
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `emollm chat`."""
     p.add_argument("--ckpt", required=True, help="checkpoint folder (e.g. runs/quickstart/final)")
+    add_precision_argument(p)
     add_media_arguments(p)
     p.add_argument("--ask", help="a free question to answer once (instead of the REPL)")
     p.add_argument(
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     import emollm
     from emollm.generate import chat, predict
 
-    model = emollm.load(args.ckpt)
+    model = emollm.load(args.ckpt, precision=args.precision)
     media = media_of(args)
     if args.json:
         result = predict(model, text=args.text, media=media, max_new_tokens=args.max_new_tokens)

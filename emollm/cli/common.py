@@ -25,3 +25,10 @@ def add_media_arguments(p: argparse.ArgumentParser) -> None:
 def media_of(args: argparse.Namespace) -> dict[str, str]:
     """The media files given on the command line, by modality."""
     return {m: getattr(args, m) for m in MODALITIES if getattr(args, m)}
+
+
+def add_precision_argument(p: argparse.ArgumentParser) -> None:
+    """`--precision auto|no|bf16`: the inference precision (see `EmoLLM.set_inference_precision`)."""
+    p.add_argument("--precision", choices=("auto", "no", "bf16"), default="auto",
+                   help="inference precision: auto = bf16 autocast where the hardware multiplies bf16 natively "
+                        "(the default), no = the weights' own dtype (fp32), bf16")  # fmt: skip

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from emollm.cli.common import add_precision_argument
+
 HELP = "Evaluate a checkpoint (or a saved fusion baseline) on a split file: predictions, metrics, report."
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `emollm eval`."""
     p.add_argument("--ckpt", help="LLM checkpoint folder")
+    add_precision_argument(p)
     p.add_argument("--baseline", help="saved fusion baseline folder (OUT/<fusion> of emollm baseline)")
     p.add_argument("--data", required=True, help="split JSONL")
     p.add_argument("--out", required=True)
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         from emollm.evaluation.evaluate import evaluate
 
         modes = tuple(args.modes.split(","))
-        metrics = evaluate(emollm.load(args.ckpt), args.data, args.out, batch_size=args.batch_size, modes=modes,
+        metrics = evaluate(emollm.load(args.ckpt, precision=args.precision), args.data, args.out, batch_size=args.batch_size, modes=modes,
                            limit=args.limit, cache_dir=args.cache, label_map=args.label_map,
                            media_roots=args.media_root)  # fmt: skip
     print(format_table({mode: metrics[mode] for mode in modes}))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from emollm.cli.common import add_precision_argument
+
 HELP = (
     "Evaluate under removed modalities, noise, blur/occlusion/dropped frames, sensor faults and misalignment."
 )
@@ -13,6 +15,7 @@ HELP = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `emollm robustness`."""
     p.add_argument("--ckpt", help="LLM checkpoint folder")
+    add_precision_argument(p)
     p.add_argument(
         "--baseline", action="append", help="saved fusion baseline folder, evaluated alongside (repeatable)"
     )
@@ -38,7 +41,12 @@ def run(args: argparse.Namespace) -> int:
         import emollm
 
         systems.append(
-            llm_system(emollm.load(args.ckpt), tuple(args.modes.split(",")), args.batch_size, cache)
+            llm_system(
+                emollm.load(args.ckpt, precision=args.precision),
+                tuple(args.modes.split(",")),
+                args.batch_size,
+                cache,
+            )
         )
     systems += [baseline_system(folder, cache) for folder in args.baseline or []]
     summary = run_robustness(systems, args.data, args.out, args.limit, args.only)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import tempfile
 
+from emollm.cli.common import add_precision_argument
+
 HELP = (
     "Serve a web page that answers what a person feels, and why, from uploaded video, audio, sensor and text."
 )
@@ -13,6 +15,7 @@ HELP = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `emollm serve`."""
     p.add_argument("--ckpt", required=True, help="checkpoint folder (e.g. runs/quickstart/final)")
+    add_precision_argument(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument(
@@ -37,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
 
     work = args.work or tempfile.mkdtemp(prefix="emollm-serve-")
     limit = int(args.max_upload_mb * (1 << 20))
-    analyzer = Analyzer(emollm.load(args.ckpt), work, args.baseline, args.asr, limit)
+    analyzer = Analyzer(
+        emollm.load(args.ckpt, precision=args.precision), work, args.baseline, args.asr, limit
+    )
     print(f"emollm demo on http://{args.host}:{args.port} (uploads in {work})")
     uvicorn.run(build_app(analyzer, limit), host=args.host, port=args.port, log_level="warning")
     return 0

@@ -161,6 +161,7 @@ def evaluate(
     metrics["generated_data"] = any(s.corpus == "synthetic" for s in samples)
     metrics["ignored_modalities"] = ignored
     metrics["prior_adjustment"] = as_dict(model.prior_adjustment)
+    metrics["precision"] = model.inference_precision
     atomic_write_json(out / "metrics.json", metrics)
     if report:
         write_eval_report(out, metrics, gold_labels, model_info(model))
@@ -182,10 +183,17 @@ def measure_missing_cues(model: EmoLLM, samples: list[Sample]) -> None:
 
 def run_key(model: EmoLLM, data: Path, modes: tuple[str, ...], max_new_tokens: int, limit: int | None) -> str:
     """What a finished prediction depends on: the model's weights, prompt and config, the data file's bytes and
-    the evaluation settings. Partial predictions are reused only under the same key."""
+    the evaluation settings (inference precision included). Partial predictions are reused only under the same key."""
     h = hashlib.sha256(model.fingerprint().encode())
     h.update(sha256_file(data).encode())
-    h.update(json.dumps([list(modes), max_new_tokens, limit, as_dict(model.prior_adjustment)]).encode())
+    settings = [
+        list(modes),
+        max_new_tokens,
+        limit,
+        as_dict(model.prior_adjustment),
+        model.inference_precision,
+    ]
+    h.update(json.dumps(settings).encode())
     return h.hexdigest()[:32]
 
 

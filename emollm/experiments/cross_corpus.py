@@ -125,7 +125,7 @@ def run_cross_corpus(
         llm_dir = None
         if ckpt:
             where = llm_dir = out / "eval" / tag.replace(">", "") / "llm"
-            m = _finished(where, modes) or evaluate(load_checkpoint(ckpt, merge=True), split_file, where, modes=modes, limit=n,
+            m = _finished(where, modes) or evaluate(load_checkpoint(ckpt, merge=True, precision="auto"), split_file, where, modes=modes, limit=n,
                                                     cache_dir=out / "cache", label_map=lmap)  # fmt: skip
             for mode in modes:
                 row["systems"][f"llm ({mode})"] = _brief(m[mode])

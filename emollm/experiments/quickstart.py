@@ -118,7 +118,7 @@ def quickstart(
     extracted, rationales = features_and_rationales(cfg, data_dir)
     final = train(cfg, resume="auto")
     train_seconds = time.time() - began
-    model = load_checkpoint(final, merge=True)
+    model = load_checkpoint(final, merge=True, precision="auto")
     metrics = evaluate(model, cfg.data.test, out / "eval", batch_size=16, cache_dir=cfg.data.cache_dir)
     first = json.loads((data_dir / "test.jsonl").read_text().splitlines()[0])
     media = {m: str(data_dir / ref) for m, ref in first.get("media", {}).items()}

@@ -21,6 +21,8 @@ from emollm.evaluation.prior_fit import fit_from_predictions
 from emollm.io import atomic_write_json, write_jsonl
 from emollm.labels import get_labels
 from emollm.model.emollm import EmoLLM
+from emollm.model.lm import DTYPES
+from emollm.precision import resolve_inference_precision
 from emollm.prior_adjustment import (
     PriorAdjustment,
     as_dict,
@@ -63,10 +65,19 @@ def evaluated(
     if done.is_file():
         finished = json.loads(done.read_text())
         same = any_adjustment or finished.get("prior_adjustment") == _adjustment_of(model)
-        if all(m in finished for m in modes) and same:
+        same_precision = finished.get("precision", "no") == _precision_of(model)
+        if all(m in finished for m in modes) and same and same_precision:
             return finished
-    model = load_checkpoint(model, merge=True) if isinstance(model, (str, Path)) else model
+    model = load_checkpoint(model, merge=True, precision="auto") if isinstance(model, (str, Path)) else model
     return evaluate(model, data, out, batch_size=16, modes=modes, **kw)
+
+
+def _precision_of(model: EmoLLM | str | Path) -> str:
+    """The inference precision a model runs in (a checkpoint folder: what `precision="auto"` gives it here)."""
+    if isinstance(model, EmoLLM):
+        return model.inference_precision
+    lm = load_config(Path(model) / "config.yaml").lm
+    return resolve_inference_precision("auto", DTYPES[lm.dtype], lm.quantization != "none")
 
 
 def _adjustment_of(model: EmoLLM | str | Path) -> dict[str, Any] | None:
@@ -133,14 +144,14 @@ def reused(folder: Path) -> dict[str, Any] | None:
 
 
 def calibrated(ckpt: Path, dev: Path, train: Path, out: Path, metric: str = "weighted_f1") -> PriorAdjustment:
-    """The checkpoint's label-prior adjustment, fitted (once) on its unadjusted label scores of the whole dev split
+    """The checkpoint's label-prior adjustment, fitted on its unadjusted label scores of the whole dev split
     for `metric`, with the training split's label frequencies as the prior; saved in the checkpoint."""
+    evaluated(ckpt, dev, out, ("score",), any_adjustment=True, report=False)  # again if the precision changed
     done = read_prior_adjustment(ckpt)
-    if done is not None and done.metric == metric and done.fitted_on == str(out / "predictions.jsonl"):
-        return done
-    evaluated(ckpt, dev, out, ("score",), any_adjustment=True, report=False)
     labels = get_labels(load_config(ckpt / "config.yaml").data.labels)
     adjustment = fit_from_predictions(out / "predictions.jsonl", labels, label_prior(train, labels), metric)
+    if done == adjustment:  # fitted before on these same predictions
+        return done
     save_prior_adjustment(ckpt, adjustment)
     log.info(
         "%s: label-prior adjustment tau %g (dev %s %s)", ckpt, adjustment.tau, metric, adjustment.dev_scores

@@ -226,7 +226,7 @@ def _generated_llm(task: Path, name: str, overrides: list[str], best: str) -> di
     row: dict[str, Any] = {**brief(llm["score"]), "generate": brief(llm["generate"]), "train_seconds": seconds,
                            **{k: v for k, v in llm["generate"].items() if k.startswith("rationale_")}}  # fmt: skip
     robust_dir = task / ("robustness" if name == "llm" else f"robustness-{name}")
-    robust = run_robustness([llm_system(load_checkpoint(final, merge=True), ("score", "generate"), 16, cache),
+    robust = run_robustness([llm_system(load_checkpoint(final, merge=True, precision="auto"), ("score", "generate"), 16, cache),
                              baseline_system(task / "eval" / best, cache)],
                             task / "data" / "test.jsonl", robust_dir, only=["without", "only:text"])  # fmt: skip
     for system, result in robust["systems"].items():

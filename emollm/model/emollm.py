@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from typing import Any
@@ -16,10 +17,16 @@ from emollm.config import RunConfig, dump_config
 from emollm.encoders import Encoder, build_encoder
 from emollm.encoders.base import Features
 from emollm.labels import get_labels
-from emollm.model.lm import apply_lora, base_model, enable_activation_checkpointing, load_lm
+from emollm.model.lm import (
+    apply_lora,
+    base_model,
+    enable_activation_checkpointing,
+    load_lm,
+    lower_for_inference,
+)
 from emollm.model.projector import build_projector
 from emollm.model.tokens import add_placeholder_tokens
-from emollm.precision import return_freed_memory
+from emollm.precision import resolve_inference_precision, return_freed_memory
 from emollm.prior_adjustment import PriorAdjustment
 from emollm.prompts import ModalityTokens, PromptTemplate, load_template
 
@@ -71,6 +78,7 @@ class EmoLLM(nn.Module):
         self.labels = get_labels(label_set)
         self.config = config
         self.merged = False  # True after merge_adapters(): inference only
+        self.inference_precision = "no"  # "bf16" after set_inference_precision: bf16 autocast
         # post-hoc label-prior adjustment of label scores (checkpoint's prior_adjustment.json), None: unadjusted
         self.prior_adjustment: PriorAdjustment | None = None
         self._fingerprint = ""
@@ -142,21 +150,22 @@ class EmoLLM(nn.Module):
         supervised positions, with the LM head applied only there (`logits` `[n, V]` for those n positions), each
         sample's tokens weighted by `sample_weights` `[B]` when given (`reduction="sum"`: the weighted sum, for a
         caller that normalises over a larger batch); without labels: logits `[B, L, V]`."""
-        embeds = self.embed(input_ids, features or {})
-        if labels is None:
-            return self.lm(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False)
-        base = base_model(self.lm)
-        hidden = base.get_decoder()(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False)
-        targets = labels[:, 1:]
-        keep = targets != IGNORE_INDEX  # [B, L-1]: positions whose next token is supervised
-        logits = base.get_output_embeddings()(hidden.last_hidden_state[:, :-1][keep])  # [n, V]
-        per_token = F.cross_entropy(logits.float(), targets[keep], reduction="none")
-        if sample_weights is None:
-            weights = torch.ones_like(per_token)
-        else:
-            weights = sample_weights.to(per_token.device)[:, None].expand_as(keep)[keep]
-        loss = (per_token * weights).sum()
-        return CausalLMOutput(loss=loss if reduction == "sum" else loss / weights.sum(), logits=logits)
+        with self.autocast():  # bf16 after set_inference_precision("bf16"), else a no-op
+            embeds = self.embed(input_ids, features or {})
+            if labels is None:
+                return self.lm(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False)
+            base = base_model(self.lm)
+            hidden = base.get_decoder()(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False)
+            targets = labels[:, 1:]
+            keep = targets != IGNORE_INDEX  # [B, L-1]: positions whose next token is supervised
+            logits = base.get_output_embeddings()(hidden.last_hidden_state[:, :-1][keep])  # [n, V]
+            per_token = F.cross_entropy(logits.float(), targets[keep], reduction="none")
+            if sample_weights is None:
+                weights = torch.ones_like(per_token)
+            else:
+                weights = sample_weights.to(per_token.device)[:, None].expand_as(keep)[keep]
+            loss = (per_token * weights).sum()
+            return CausalLMOutput(loss=loss if reduction == "sum" else loss / weights.sum(), logits=logits)
 
     def merge_adapters(self) -> EmoLLM:
         """Fold the LoRA adapters into the base weights for inference: the same outputs up to float rounding, with
@@ -169,6 +178,28 @@ class EmoLLM(nn.Module):
         self.lm = self.lm.merge_and_unload()
         self.merged = True
         return self
+
+    def set_inference_precision(self, setting: str = "auto") -> str:
+        """Run predictions in `setting` (auto | no | bf16, see `resolve_inference_precision`): bf16 stores the frozen
+        decoder linears and the LM head in bf16 and runs them under bf16 autocast, as bf16 training computed them
+        (residual stream, norms and softmax stay fp32); ~2x faster scoring on a CPU with AMX. One way only: bf16
+        weights are not converted back. Returns the precision in use."""
+        quantized = self.config.lm.quantization != "none"
+        precision = resolve_inference_precision(
+            setting, self.lm.get_input_embeddings().weight.dtype, quantized
+        )
+        if precision == "bf16" and self.inference_precision != "bf16":
+            lower_for_inference(self.lm, torch.bfloat16)
+        elif precision == "no" and self.inference_precision == "bf16":
+            raise ValueError("this model's weights are already in bf16; load it again for precision 'no'")
+        self.inference_precision = precision
+        return precision
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The autocast context predictions run in: bf16 after `set_inference_precision("bf16")`, else none."""
+        if self.inference_precision != "bf16":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     def fingerprint(self) -> str:
         """A hash of what the model computes: trainable weights, base LM, prompt template, labels and config."""

@@ -179,6 +179,18 @@ def store_frozen_linears(lm: nn.Module, dtype: torch.dtype) -> int:
     return converted
 
 
+def lower_for_inference(lm: nn.Module, dtype: torch.dtype) -> int:
+    """Store the frozen decoder linears and an untied copy of the LM head in `dtype`, for inference under autocast
+    to `dtype`: the same matmuls autocast runs anyway, without casting the weights at every call (the 28 M-weight
+    head once per generated token). The input embeddings keep their dtype. Returns the number of layers converted."""
+    converted = store_frozen_linears(lm, dtype)
+    head = base_model(lm).get_output_embeddings()
+    if head is not None and head.weight.dtype != dtype:
+        head.weight = nn.Parameter(head.weight.detach().to(dtype), requires_grad=False)  # unties it
+        converted += 1
+    return converted
+
+
 def setup_training_kernels(
     lm: nn.Module,
     train: TrainConfig,
