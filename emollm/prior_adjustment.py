@@ -36,6 +36,7 @@ class PriorAdjustment:
     metric: str = "weighted_f1"
     fitted_on: str = ""
     dev_scores: dict[str, float] = dataclasses.field(default_factory=dict)  # "tau" -> dev metric
+    selection: str = ""  # how tau was chosen among dev_scores (e.g. the one-standard-error rule)
 
     def __post_init__(self) -> None:
         if len(self.labels) != len(self.prior):
@@ -76,7 +77,8 @@ class PriorAdjustment:
         try:
             return cls(labels=tuple(d["labels"]), prior=tuple(float(p) for p in d["prior"]), tau=float(d["tau"]),
                        metric=str(d.get("metric", "weighted_f1")), fitted_on=str(d.get("fitted_on", "")),
-                       dev_scores={str(k): float(v) for k, v in d.get("dev_scores", {}).items()})  # fmt: skip
+                       dev_scores={str(k): float(v) for k, v in d.get("dev_scores", {}).items()},
+                       selection=str(d.get("selection", "")))  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{where}: malformed prior adjustment ({exc})") from exc
 

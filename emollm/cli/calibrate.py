@@ -59,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"tau {tau:>3}: dev {args.metric} {value:.4f}{'  <- chosen' if float(tau) == adjustment.tau else ''}"
         )
-    print(f"wrote {save_prior_adjustment(folder, adjustment)} (tau {adjustment.tau:g})")
+    print(
+        f"{adjustment.selection}\nwrote {save_prior_adjustment(folder, adjustment)} (tau {adjustment.tau:g})"
+    )
     return 0
 
 

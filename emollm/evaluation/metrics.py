@@ -141,8 +141,8 @@ def paired_bootstrap(
     n: int = 1000,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Paired bootstrap for `key`: observed difference A - B, its percentile 95% interval over resamples, and the
-    share of resamples where A does not beat B (a one-sided p-value for "A is better")."""
+    """Paired bootstrap for `key`: observed difference A - B, its percentile 95% interval over resamples, the
+    share of resamples where A does not beat B (a one-sided p-value for "A is better") and its standard error."""
     rng = np.random.default_rng(seed)
     g, a, b = (np.asarray(x, dtype=object) for x in (gold, pred_a, pred_b))
     delta = (
@@ -160,6 +160,7 @@ def paired_bootstrap(
         "delta": float(delta),
         "ci95": [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))],
         "p_value": float(np.mean(np.asarray(draws) <= 0)),
+        "se": float(np.std(draws, ddof=1)),
     }
 
 

@@ -154,18 +154,24 @@ def calibrated(ckpt: Path, dev: Path, train: Path, out: Path, metric: str = "wei
         return done
     save_prior_adjustment(ckpt, adjustment)
     log.info(
-        "%s: label-prior adjustment tau %g (dev %s %s)", ckpt, adjustment.tau, metric, adjustment.dev_scores
+        "%s: label-prior adjustment tau %g (dev %s %s; %s)",
+        ckpt,
+        adjustment.tau,
+        metric,
+        adjustment.dev_scores,
+        adjustment.selection,
     )
     return adjustment
 
 
 def llm_entry(m: dict[str, Any]) -> dict[str, Any]:
     """An LLM's summary cell: label scoring, generation and, for a prior-adjusted model, its unadjusted scores and
-    the adjustment (tau, metric, what it was fitted on, the dev score of each tau)."""
+    the adjustment (tau, metric, what it was fitted on, the dev score of each tau, how tau was chosen)."""
     entry = {**brief(m["score"]), "generate": brief(m["generate"])}
     if m.get("prior_adjustment"):
         entry["unadjusted"] = brief(m["score_unadjusted"])
         entry["prior_adjustment"] = {
-            k: m["prior_adjustment"][k] for k in ("tau", "metric", "fitted_on", "dev_scores")
+            k: m["prior_adjustment"].get(k, "")
+            for k in ("tau", "metric", "fitted_on", "dev_scores", "selection")
         }
     return entry

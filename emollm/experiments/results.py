@@ -137,7 +137,8 @@ def write_report(out: Path, summary: dict[str, Any]) -> Path:
         ):
             adj = m["prior_adjustment"]
             report.para(f"{name}: label scores adjusted by the training label prior (log p - tau log prior), tau "
-                        f"{adj['tau']:g} fitted for {adj['metric']} on `{adj['fitted_on']}`.")  # fmt: skip
+                        f"{adj['tau']:g} fitted for {adj['metric']} on `{adj['fitted_on']}`"
+                        f"{'; ' + adj['selection'] if adj.get('selection') else ''}.")  # fmt: skip
         if systems.get("note"):
             report.para(str(systems["note"]))
         uar = {name: m.get("score", m)["uar"] for name, m in systems.items() if isinstance(m, dict)
