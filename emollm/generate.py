@@ -145,17 +145,32 @@ def _label_tree_mask(mask: Tensor, lengths: Sequence[int], dtype: torch.dtype) -
     suffixes side by side (`lengths`, T = their sum): prompt tokens attend causally to the prompt, each suffix token to
     the prompt and its own label's earlier tokens only, so one forward pass scores every label."""
     b, width = mask.shape
-    owner = torch.cat(
-        [torch.full((width,), -1), torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(lengths))]
-    )
+    labels = torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(lengths))
+    owner = torch.cat([torch.full((width,), -1), labels])  # [L + T]: -1 prompt, else the label's index
     n = owner.numel()
-    causal = torch.ones(n, n, dtype=torch.bool).tril()
-    same = (owner[:, None] == owner[None, :]) | (owner[None, :] == -1)  # own label, or the prompt
-    allowed = (causal & same)[None] & torch.cat(
+    same_label_or_prompt = (owner[:, None] == owner[None, :]) | (owner[None, :] == -1)
+    not_padding = torch.cat(
         [mask.bool().cpu(), torch.ones(b, n - width, dtype=torch.bool)], 1
-    )[:, None]
-    allowed |= torch.eye(n, dtype=torch.bool)[None]  # padding rows see themselves (no all-masked rows)
+    )  # [B, L + T] keys
+    allowed = (torch.ones(n, n, dtype=torch.bool).tril() & same_label_or_prompt)[None] & not_padding[:, None]
+    allowed |= torch.eye(n, dtype=torch.bool)[None]  # padding rows see themselves: no row is fully masked
     return torch.zeros(b, 1, n, n, dtype=dtype).masked_fill(~allowed[:, None], torch.finfo(dtype).min)
+
+
+def _label_log_probs(lp: Tensor, suffixes: Sequence[Sequence[int]], cont: Tensor) -> Tensor:
+    """`[B, K]` log P(label k's suffix tokens, then a word boundary) from the tree pass's log-probabilities `lp`
+    `[B, 1 + T, V]` (row 0: after the prompt; row 1 + j: after suffix token j); `cont` `[V]`: word-continuing tokens."""
+    scores, start = [], 1
+    for suffix in suffixes:
+        rows = torch.tensor(
+            [0, *range(start, start + len(suffix))]
+        )  # rows predicting token 0..r-1, then the end
+        start += len(suffix)
+        targets = torch.tensor(suffix).expand(lp.shape[0], -1)[..., None]
+        tokens = lp[:, rows[:-1]].gather(-1, targets)[..., 0].sum(1)
+        boundary = torch.logsumexp(lp[:, rows[-1]][:, ~cont], dim=-1)  # log P(no word continues the label)
+        scores.append(tokens + boundary)
+    return torch.stack(scores, 1)
 
 
 @torch.no_grad()
@@ -182,35 +197,20 @@ def score_labels(
     ]
     ids, mask = pad_ids(prompts, model.tokenizer.pad_token_id, side="left")  # [B, L]
     lengths = [len(s) for s in suffixes]
-    starts = torch.tensor([0, *lengths[:-1]]).cumsum(0)  # each label's first column in the suffix block
-    within = torch.cat([torch.arange(n) for n in lengths])  # [T] offset of each suffix token in its label
-    b = len(samples)
+    within = torch.cat([torch.arange(n) for n in lengths])  # [T]: each suffix token's offset in its label
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    tree_ids = torch.cat([ids, torch.tensor([t for s in suffixes for t in s]).repeat(b, 1)], 1)  # [B, L + T]
-    tree_pos = torch.cat([positions, positions[:, -1:] + 1 + within], 1)
-    features = encode_media(
-        model.encoders, [s.media for s in samples]
-    )  # frozen encoders: fp32, outside autocast
+    tree_ids = torch.cat([ids, torch.tensor([t for s in suffixes for t in s]).repeat(len(samples), 1)], 1)
+    tree_pos = torch.cat([positions, positions[:, -1:] + 1 + within], 1)  # [B, L + T]
+    # the frozen encoders run outside autocast
+    features = encode_media(model.encoders, [s.media for s in samples])
     with model.autocast():
         embeds = model.embed(tree_ids.to(model.device), features)
         attention = _label_tree_mask(mask, lengths, embeds.dtype).to(model.device)
         logits = model.lm(inputs_embeds=embeds, attention_mask=attention, position_ids=tree_pos.to(model.device),
                           use_cache=False, logits_to_keep=len(within) + 1).logits  # fmt: skip
-    lp = torch.log_softmax(
-        logits.float(), dim=-1
-    ).cpu()  # [B, 1 + T, V]: row 0 the prompt's last, 1 + j suffix token j
-    cont = continuation_mask(model.tokenizer, lp.shape[-1])
-    scores = []
-    for k, suffix in enumerate(suffixes):
-        rows = torch.cat(
-            [torch.tensor([0]), 1 + starts[k] + torch.arange(len(suffix))]
-        )  # predict token j, then the end
-        tokens = lp[:, rows[:-1], :].gather(-1, torch.tensor(suffix).expand(b, -1)[..., None])[..., 0].sum(1)
-        boundary = torch.logsumexp(
-            lp[:, rows[-1]][:, ~cont], dim=-1
-        )  # log P(no word continuation after the label)
-        scores.append(tokens + boundary)
-    probs = torch.softmax(torch.stack(scores, 1), dim=-1)
+    lp = torch.log_softmax(logits.float(), dim=-1).cpu()  # [B, 1 + T, V]
+    scores = _label_log_probs(lp, suffixes, continuation_mask(model.tokenizer, lp.shape[-1]))
+    probs = torch.softmax(scores, dim=-1)
     return applied(probs, getattr(model, "prior_adjustment", None)) if adjust else probs
 
 
