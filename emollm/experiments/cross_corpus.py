@@ -35,14 +35,13 @@ import yaml
 
 from emollm.baselines import run_baselines
 from emollm.baselines.saved import evaluate_baseline
-from emollm.checkpoint import load_checkpoint
 from emollm.config import BaselineConfig, from_dict, load_config, to_dict
 from emollm.data.recipes import recipe, recipe_names
 from emollm.data.splits import subsample_splits
 from emollm.evaluation.compare import compare_predictions
-from emollm.evaluation.evaluate import evaluate
 from emollm.evaluation.metrics import headline
 from emollm.evaluation.report.cross_corpus import write_cross_report
+from emollm.experiments.result_steps import evaluated
 from emollm.io import atomic_write_json
 from emollm.train import train
 
@@ -125,8 +124,8 @@ def run_cross_corpus(
         llm_dir = None
         if ckpt:
             where = llm_dir = out / "eval" / tag.replace(">", "") / "llm"
-            m = _finished(where, modes) or evaluate(load_checkpoint(ckpt, merge=True, precision="auto"), split_file, where, modes=modes, limit=n,
-                                                    cache_dir=out / "cache", label_map=lmap)  # fmt: skip
+            # a finished evaluation is reused only under the same prior adjustment and inference precision
+            m = evaluated(ckpt, split_file, where, modes, limit=n, cache_dir=out / "cache", label_map=lmap)
             for mode in modes:
                 row["systems"][f"llm ({mode})"] = _brief(m[mode])
             row["checkpoint"] = str(ckpt)
