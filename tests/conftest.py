@@ -172,5 +172,6 @@ def media_ckpt(tiny_lm, tmp_path_factory) -> tuple[Path, Path]:
     cfg = load_config(ROOT / "configs" / "quickstart.yaml", [
         f"lm.name_or_path={tiny_lm}", f"data.train={root / 'd' / 'train.jsonl'}", f"train.out_dir={root / 'run'}",
         "train.steps=2", "train.align_steps=0", "train.batch_size=4", "train.mixed_precision=no",
+        "data.prompt=emotion_default",  # trained on the raw split: no measured cues written (quickstart writes them)
         f"data.cache_dir={root / 'cache'}", "lm.lora_r=4", "lm.lora_alpha=8"])  # fmt: skip
     return train(cfg), root / "d"

@@ -193,8 +193,9 @@ GENERATED_BASELINES = ("unimodal-video", "unimodal-audio", "unimodal-sensor", "e
 
 def generated(out: Path, steps: int = 400) -> dict[str, Any]:
     """The quickstart's generated tri-modal corpus (raw media through the real encoders), the fusion family on the
-    same cached features, and two LLMs trained to convergence: `llm` (the quickstart's prompt: cues only as
-    projected features) and `llm-measured` (`emotion_compact_measured`: the measured cues also given as text);
+    same cached features, and two LLMs trained to convergence: `llm` (`emotion_default`: cues only as projected
+    features) and `llm-measured` (`emotion_compact_measured`, the quickstart's prompt: the measured cues also given
+    as text);
     each system's drop per removed modality and the LLMs' rationales on text-only queries."""
     task = out / "generated"
     data = task / "data"
@@ -209,7 +210,10 @@ def generated(out: Path, steps: int = 400) -> dict[str, Any]:
         name: brief(reused(task / "eval" / name)["score"]) for name in GENERATED_BASELINES
     }
     best = max(GENERATED_BASELINES, key=lambda n: systems[n]["uar"])
-    for name, extra in (("llm", []), ("llm-measured", ["data.prompt=emotion_compact_measured"])):
+    for name, extra in (
+        ("llm", ["data.prompt=emotion_default"]),
+        ("llm-measured", ["data.prompt=emotion_compact_measured"]),
+    ):
         systems[name] = _generated_llm(task, name, [*base, f"train.out_dir={task / name}", *extra], best)
     systems["best_baseline"] = best
     return _with_comparisons(systems, task)
