@@ -149,9 +149,8 @@ def _label_tree_mask(mask: Tensor, lengths: Sequence[int], dtype: torch.dtype) -
     owner = torch.cat([torch.full((width,), -1), labels])  # [L + T]: -1 prompt, else the label's index
     n = owner.numel()
     same_label_or_prompt = (owner[:, None] == owner[None, :]) | (owner[None, :] == -1)
-    not_padding = torch.cat(
-        [mask.bool().cpu(), torch.ones(b, n - width, dtype=torch.bool)], 1
-    )  # [B, L + T] keys
+    suffix_keys = torch.ones(b, n - width, dtype=torch.bool)
+    not_padding = torch.cat([mask.bool().cpu(), suffix_keys], 1)  # [B, L + T] keys
     allowed = (torch.ones(n, n, dtype=torch.bool).tril() & same_label_or_prompt)[None] & not_padding[:, None]
     allowed |= torch.eye(n, dtype=torch.bool)[None]  # padding rows see themselves: no row is fully masked
     return torch.zeros(b, 1, n, n, dtype=dtype).masked_fill(~allowed[:, None], torch.finfo(dtype).min)
@@ -162,9 +161,8 @@ def _label_log_probs(lp: Tensor, suffixes: Sequence[Sequence[int]], cont: Tensor
     `[B, 1 + T, V]` (row 0: after the prompt; row 1 + j: after suffix token j); `cont` `[V]`: word-continuing tokens."""
     scores, start = [], 1
     for suffix in suffixes:
-        rows = torch.tensor(
-            [0, *range(start, start + len(suffix))]
-        )  # rows predicting token 0..r-1, then the end
+        # the rows that predict the label's tokens 0..r-1, then the one after its last token
+        rows = torch.tensor([0, *range(start, start + len(suffix))])
         start += len(suffix)
         targets = torch.tensor(suffix).expand(lp.shape[0], -1)[..., None]
         tokens = lp[:, rows[:-1]].gather(-1, targets)[..., 0].sum(1)
