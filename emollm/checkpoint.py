@@ -13,7 +13,6 @@ from typing import Any
 import torch
 import yaml
 from safetensors.torch import save_file
-from torch import nn
 
 from emollm.config import ConfigError, RunConfig, dump_config, from_dict
 from emollm.encoders import build_encoder
@@ -21,7 +20,7 @@ from emollm.faults import kill_point
 from emollm.io import atomic_write_json, atomic_write_text, check_safetensors, load_safetensors
 from emollm.model.emollm import EmoLLM
 from emollm.model.lm import load_lm
-from emollm.model.projector import build_projector
+from emollm.model.projector import build_projectors
 from emollm.model.tokens import add_placeholder_tokens
 from emollm.prior_adjustment import read_prior_adjustment
 from emollm.prompts import ModalityTokens, parse_template
@@ -112,12 +111,7 @@ def load_checkpoint(
     encoders = {m: build_encoder(mc.encoder, m, **mc.encoder_args) for m, mc in cfg.modalities.items()}
     _check_fingerprints(folder, encoders)
     hidden = lm.get_input_embeddings().weight.shape[1]
-    projectors = nn.ModuleDict(
-        {
-            m: build_projector(mc.projector, encoders[m].dim, hidden, mc.num_tokens)
-            for m, mc in cfg.modalities.items()
-        }
-    )
+    projectors = build_projectors(cfg.modalities, {m: e.dim for m, e in encoders.items()}, hidden)
     projectors.load_state_dict(load_safetensors(folder / "projectors.safetensors"), strict=True)
     template = parse_template(
         yaml.safe_load((folder / "prompt.yaml").read_text()), str(folder / "prompt.yaml")

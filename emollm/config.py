@@ -74,6 +74,10 @@ class ModalityConfig:
     """LM tokens this modality occupies in the prompt (its placeholder expands to this many slots)."""
     normalize: bool = True
     """Standardise features per dimension with statistics fitted on the training set (stored in the checkpoint)."""
+    frame_dropout: float = 0.0
+    """Training only: probability of hiding each encoder frame before the projector pools (time masking)."""
+    input_dropout: float = 0.0
+    """Training only: dropout on the standardised features entering the projector."""
 
     def __post_init__(self) -> None:
         _positive("num_tokens", self.num_tokens)
@@ -248,9 +252,12 @@ class RunConfig:
     """Settings of the fusion baselines trained on the same encoders and data (`emollm baseline`)."""
 
     def __post_init__(self) -> None:
-        for name in self.modalities:
+        for name, mc in self.modalities.items():
             if name not in MODALITIES:
                 raise ConfigError(f"unknown modality {name!r}; valid: {', '.join(MODALITIES)}")
+            for key in ("frame_dropout", "input_dropout"):
+                if not 0.0 <= getattr(mc, key) < 1.0:
+                    raise ConfigError(f"modalities.{name}.{key} must be in [0, 1), got {getattr(mc, key)}")
 
 
 def _one_of(key: str, value: str, valid: tuple[str, ...]) -> None:

@@ -49,6 +49,7 @@ def test_round_trip_through_yaml() -> None:
         ("modalities.smell.num_tokens=2", "unknown modality 'smell'"),
         ("lm.allow_packaged=maybe", "lm.allow_packaged must be true or false"),
         ("train.steps=0", "train.steps + train.align_steps must be > 0"),
+        ("modalities.audio.frame_dropout=1", "modalities.audio.frame_dropout must be in [0, 1), got 1"),
     ],
 )
 def test_bad_values_name_the_key(override: str, message: str) -> None:

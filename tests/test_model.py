@@ -93,3 +93,29 @@ def test_sample_with_unmodelled_modality_is_rejected(model, syn_data) -> None:
     tokens = {k: v for k, v in model.tokens.items() if k != "video"}
     with pytest.raises(ValueError, match="sample x: has video but the model has no video encoder"):
         sample_messages(sample, model.template, tokens, model.labels, True)
+
+
+def test_feature_augmentation_is_configured_per_modality_and_kept_in_checkpoints(
+    tiny_lm, syn_data, tmp_path
+) -> None:
+    from emollm.checkpoint import load_checkpoint, write_model_files
+    from emollm.config import load_config
+    from tests.conftest import tiny_overrides
+
+    extra = {"modalities__audio__frame_dropout": 0.5, "modalities__audio__input_dropout": 0.2}
+    cfg = load_config(None, tiny_overrides(tiny_lm, syn_data, tmp_path / "run", **extra))
+    torch.manual_seed(0)
+    model = EmoLLM.from_config(cfg)
+    audio, video = model.projectors["audio"], model.projectors["video"]
+    assert (audio.frame_dropout, audio.input_dropout.p) == (0.5, 0.2)
+    assert (video.frame_dropout, video.input_dropout.p) == (0.0, 0.0)
+    feats, mask = torch.randn(2, 6, 24), torch.ones(2, 6, dtype=torch.bool)
+    model.train()
+    assert not torch.allclose(audio(feats, mask), audio(feats, mask))
+    (tmp_path / "ckpt").mkdir()
+    write_model_files(model, tmp_path / "ckpt", {"step": 0})
+    loaded = load_checkpoint(tmp_path / "ckpt")
+    assert loaded.config.modalities["audio"].frame_dropout == 0.5
+    torch.testing.assert_close(
+        loaded.projectors["audio"](feats, mask), model.eval().projectors["audio"](feats, mask)
+    )

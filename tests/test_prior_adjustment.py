@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -211,3 +212,12 @@ def test_results_fit_the_adjustment_once_and_reevaluate_only_when_it_or_the_prec
     monkeypatch.setattr(tasks, "resolve_inference_precision", lambda *a: other)
     tasks.evaluated(ckpt, syn_data / "test.jsonl", tmp_path / "ev", ("score",))  # another inference precision
     assert len(calls) == 2
+    monkeypatch.undo()
+    monkeypatch.setattr(tasks, "evaluate", lambda *a, **k: calls.append(a) or {})
+    assert (
+        tasks.evaluated(ckpt, syn_data / "test.jsonl", tmp_path / "ev", ("score",)) == m and len(calls) == 2
+    )
+    later = (tmp_path / "ev" / "metrics.json").stat().st_mtime + 5
+    os.utime(ckpt / "projectors.safetensors", (later, later))  # the run was retrained into the same folder
+    tasks.evaluated(ckpt, syn_data / "test.jsonl", tmp_path / "ev", ("score",))
+    assert len(calls) == 3

@@ -54,10 +54,12 @@ def test_report_shows_every_system_with_its_interval_and_the_paired_tests(tmp_pa
     llm = {"uar": 0.5, "weighted_f1": 0.6, "macro_f1": 0.4, "accuracy": 0.6, "n": 10, "ci95": ci,
            "generate": {"uar": 0.45, "weighted_f1": 0.55, "macro_f1": 0.35, "accuracy": 0.5, "n": 10}}  # fmt: skip
     delta = {"delta": 0.1, "ci95": [0.01, 0.2], "p_value": 0.02}
-    summary = {"meld": {"llm": llm, "tfidf-logreg": {**llm, "uar": 0.4}, "paired_vs_llm": {"tfidf-logreg": {
-        "n": 10, "delta_uar": delta, "delta_weighted_f1": delta, "mcnemar": {"p_value": 0.3}}}}}  # fmt: skip
+    summary = {"meld": {"llm": {**llm, "fold_uar": {"03+08": 0.71, "09+10": 0.8}}, "tfidf-logreg": {**llm, "uar": 0.4},
+                        "paired_vs_llm": {"tfidf-logreg": {"n": 10, "delta_uar": delta, "delta_weighted_f1": delta,
+                                                           "mcnemar": {"p_value": 0.3}}}}}  # fmt: skip
     text = write_report(tmp_path, summary).read_text()
     assert "0.500 [0.400, 0.600]" in text and "llm (generation)" in text and "tfidf-logreg" in text
+    assert "llm, UAR per held-out fold: 03+08 0.710, 09+10 0.800." in text
     assert "UAR +0.100 [+0.010, +0.200]" in text and "McNemar p = 0.3000" in text
 
 

@@ -66,10 +66,21 @@ def evaluated(
         finished = json.loads(done.read_text())
         same = any_adjustment or finished.get("prior_adjustment") == _adjustment_of(model)
         same_precision = finished.get("precision", "no") == _precision_of(model)
-        if all(m in finished for m in modes) and same and same_precision:
+        fresh = not isinstance(model, (str, Path)) or _newer_than_weights(done, Path(model))
+        if all(m in finished for m in modes) and same and same_precision and fresh:
             return finished
     model = load_checkpoint(model, merge=True, precision="auto") if isinstance(model, (str, Path)) else model
     return evaluate(model, data, out, batch_size=16, modes=modes, **kw)
+
+
+WEIGHT_FILES = ("projectors.safetensors", "adapter/adapter_model.safetensors", "config.yaml", "prompt.yaml")
+
+
+def _newer_than_weights(done: Path, ckpt: Path) -> bool:
+    """Whether a finished evaluation was written after the checkpoint's weights, config and prompt (a retrained run
+    in the same folder is evaluated again)."""
+    written = [(ckpt / f).stat().st_mtime for f in WEIGHT_FILES if (ckpt / f).is_file()]
+    return done.stat().st_mtime >= max(written, default=0.0)
 
 
 def _precision_of(model: EmoLLM | str | Path) -> str:

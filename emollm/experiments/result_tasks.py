@@ -119,7 +119,7 @@ def emodb(root: str, out: Path) -> dict[str, Any]:
     data, task = corpus("emodb", root, out), out / "emodb"
     cache = task / "cache"
     rows = [json.loads(x) for x in (data / "all.jsonl").read_text().splitlines()]
-    began, seconds, pooled = time.time(), 0.0, []
+    began, seconds, pooled, fold_uar = time.time(), 0.0, [], {}
     for k, speakers in enumerate(EMODB_FOLDS):
         for split, keep in (("train", False), ("test", True)):  # beside all.jsonl: same relative media paths
             write_jsonl(
@@ -128,8 +128,9 @@ def emodb(root: str, out: Path) -> dict[str, Any]:
         final, sec = trained("results/emodb_whisper.yaml", [f"data.train={data / f'fold{k}-train.jsonl'}",
                                                              f"data.cache_dir={cache}", f"train.out_dir={task / 'llm' / f'fold{k}'}"])  # fmt: skip
         seconds += sec
-        evaluated(final, data / f"fold{k}-test.jsonl", task / "eval" / "folds" / f"llm{k}", ("score", "generate"),
-                  cache_dir=cache)  # fmt: skip
+        m = evaluated(final, data / f"fold{k}-test.jsonl", task / "eval" / "folds" / f"llm{k}", ("score", "generate"),
+                      cache_dir=cache)  # fmt: skip
+        fold_uar["+".join(speakers)] = round(m["score"]["uar"], 4)
         pooled += [
             json.loads(x)
             for x in (task / "eval" / "folds" / f"llm{k}" / "predictions.jsonl").read_text().splitlines()
@@ -147,8 +148,10 @@ def emodb(root: str, out: Path) -> dict[str, Any]:
                  folds=EMODB_FOLDS)  # fmt: skip
     base = reused(task / "eval" / "whisper-mlp" / "unimodal-audio")
     systems = {"llm": {**brief(llm["score"]), "generate": brief(llm["generate"]), "train_seconds": round(seconds, 1),
-                       "protocol": "leave-2-speakers-out, 5 folds: " + ", ".join("+".join(f) for f in EMODB_FOLDS)},
-               "whisper-mlp": {**brief(base["score"]), "eval_dir": str(task / "eval" / "whisper-mlp" / "unimodal-audio")},
+                       "protocol": "leave-2-speakers-out, 5 folds: " + ", ".join("+".join(f) for f in EMODB_FOLDS),
+                       "fold_uar": fold_uar},
+               "whisper-mlp": {**brief(base["score"]), "eval_dir": str(task / "eval" / "whisper-mlp" / "unimodal-audio"),
+                               "fold_uar": {k: round(v, 4) for k, v in base.get("fold_uar", {}).items()}},
                "wall_seconds": wall_seconds(task, began)}  # fmt: skip
     systems = _with_comparisons(systems, task)
     systems["llm-rationales"] = _emodb_rationales(data, task, EMODB_FOLDS[-1])

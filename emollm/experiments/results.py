@@ -139,6 +139,9 @@ def write_report(out: Path, summary: dict[str, Any]) -> Path:
             report.para(f"{name}: label scores adjusted by the training label prior (log p - tau log prior), tau "
                         f"{adj['tau']:g} fitted for {adj['metric']} on `{adj['fitted_on']}`"
                         f"{'; ' + adj['selection'] if adj.get('selection') else ''}.")  # fmt: skip
+        for name, m in ((n, m) for n, m in systems.items() if isinstance(m, dict) and m.get("fold_uar")):
+            folds = ", ".join(f"{fold} {uar:.3f}" for fold, uar in m["fold_uar"].items())
+            report.para(f"{name}, UAR per held-out fold: {folds}.")
         if systems.get("note"):
             report.para(str(systems["note"]))
         uar = {name: m.get("score", m)["uar"] for name, m in systems.items() if isinstance(m, dict)

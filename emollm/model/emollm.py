@@ -24,7 +24,7 @@ from emollm.model.lm import (
     load_lm,
     lower_for_inference,
 )
-from emollm.model.projector import build_projector
+from emollm.model.projector import build_projectors
 from emollm.model.tokens import add_placeholder_tokens
 from emollm.precision import resolve_inference_precision, return_freed_memory
 from emollm.prior_adjustment import PriorAdjustment
@@ -95,12 +95,9 @@ class EmoLLM(nn.Module):
             enable_activation_checkpointing(lm)
         hidden = lm.get_input_embeddings().weight.shape[1]
         encoders = {m: build_encoder(mc.encoder, m, **mc.encoder_args) for m, mc in cfg.modalities.items()}
-        projectors = nn.ModuleDict(
-            {
-                m: build_projector(mc.projector, encoders[m].dim, hidden, mc.num_tokens)
-                for m, mc in cfg.modalities.items()
-            }
-        ).to(device)
+        projectors = build_projectors(cfg.modalities, {m: e.dim for m, e in encoders.items()}, hidden).to(
+            device
+        )
         template = load_template(cfg.data.prompt)
         return cls(lm, tokenizer, projectors, encoders, tokens, template, cfg.data.labels, cfg)
 

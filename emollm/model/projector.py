@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from emollm.config import ModalityConfig
 
 
 def pool_frames(feats: Tensor, mask: Tensor, n: int) -> Tensor:
@@ -94,17 +98,33 @@ class Standardize(nn.Module):
         return (x - self.mean) / self.std
 
 
-class Projector(nn.Module):
-    """Input standardisation, then a projector body: `[B, T, D]` + mask `[B, T]` -> `[B, N, H]`."""
+def drop_frames(mask: Tensor, p: float) -> Tensor:
+    """Hide each valid frame of `mask` `[B, T]` with probability `p`, keeping a row's frames where all would go."""
+    kept = mask & (torch.rand(mask.shape, device=mask.device) >= p)
+    return torch.where(kept.any(dim=1, keepdim=True), kept, mask)
 
-    def __init__(self, norm: Standardize, body: nn.Module) -> None:
+
+class Projector(nn.Module):
+    """Input standardisation, then a projector body: `[B, T, D]` + mask `[B, T]` -> `[B, N, H]`.
+
+    While training (only), `frame_dropout` hides random frames (time masking of the frozen features, so a cached
+    clip is seen with a new subset of its frames each epoch) and `input_dropout` drops standardised feature values.
+    """
+
+    def __init__(
+        self, norm: Standardize, body: nn.Module, frame_dropout: float = 0.0, input_dropout: float = 0.0
+    ) -> None:
         super().__init__()
         self.norm, self.body = norm, body
         self.num_tokens = body.num_tokens
+        self.frame_dropout = frame_dropout
+        self.input_dropout = nn.Dropout(input_dropout)
 
     def forward(self, feats: Tensor, mask: Tensor) -> Tensor:
         """`[B, T, D]`, `[B, T]` -> `[B, N, H]`."""
-        return self.body(self.norm(feats), mask)
+        if self.training and self.frame_dropout > 0:
+            mask = drop_frames(mask, self.frame_dropout)
+        return self.body(self.input_dropout(self.norm(feats)), mask)
 
 
 PROJECTORS: dict[str, Callable[[int, int, int], nn.Module]] = {
@@ -114,8 +134,30 @@ PROJECTORS: dict[str, Callable[[int, int, int], nn.Module]] = {
 }
 
 
-def build_projector(name: str, in_dim: int, out_dim: int, num_tokens: int) -> nn.Module:
-    """Build a projector by name; an unknown name lists the valid ones."""
+def build_projector(
+    name: str,
+    in_dim: int,
+    out_dim: int,
+    num_tokens: int,
+    frame_dropout: float = 0.0,
+    input_dropout: float = 0.0,
+) -> nn.Module:
+    """Build a projector by name (with its training-time augmentation); an unknown name lists the valid ones."""
     if name not in PROJECTORS:
         raise KeyError(f"unknown projector {name!r}; valid: {', '.join(sorted(PROJECTORS))}")
-    return Projector(Standardize(in_dim), PROJECTORS[name](in_dim, out_dim, num_tokens))
+    body = PROJECTORS[name](in_dim, out_dim, num_tokens)
+    return Projector(Standardize(in_dim), body, frame_dropout, input_dropout)
+
+
+def build_projectors(
+    modalities: dict[str, ModalityConfig], dims: dict[str, int], hidden: int
+) -> nn.ModuleDict:
+    """One projector per configured modality, from its encoder's feature width to the LM width `hidden`."""
+    return nn.ModuleDict(
+        {
+            m: build_projector(
+                mc.projector, dims[m], hidden, mc.num_tokens, mc.frame_dropout, mc.input_dropout
+            )
+            for m, mc in modalities.items()
+        }
+    )
