@@ -206,6 +206,8 @@ class BaselineConfig:
     """AdamW learning rate."""
     weight_decay: float = 1e-4
     """AdamW weight decay."""
+    l2: float = 1e-3
+    """L2 penalty (x the summed squared weights) of the `linear-<m>` logistic regression, fitted by L-BFGS."""
     patience: int = 15
     """Epochs without a better dev score before stopping."""
     seed: int = 0

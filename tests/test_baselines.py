@@ -12,11 +12,12 @@ import torch
 
 from emollm.baselines import ALL, BaselineConfig, build_fusion, run_baselines
 from emollm.baselines.models import LateFusion
+from emollm.baselines.train import feature_settings
 from emollm.cli import main
 from emollm.config import load_config
 
 DIMS = {"video": 6, "audio": 5, "sensor": 3}
-FUSIONS = [f for f in ALL if not f.startswith("unimodal")] + ["unimodal-audio"]
+FUSIONS = [f for f in ALL if not f.startswith("unimodal")] + ["unimodal-audio", "linear-audio"]
 
 
 def _batch(seed: int = 0) -> tuple[dict, dict, torch.Tensor, list[str]]:
@@ -75,10 +76,12 @@ def test_late_fusion_with_one_modality_is_that_modalitys_head() -> None:
 
 
 def test_unknown_fusion_lists_valid_names() -> None:
-    with pytest.raises(KeyError, match="valid: unimodal-<modality>, early"):
+    with pytest.raises(KeyError, match="valid: unimodal-<modality>, linear-<modality>, early"):
         build_fusion("bilinear", DIMS, 4)
     with pytest.raises(KeyError, match="unimodal baseline for 'text'"):
         build_fusion("unimodal-text", DIMS, 4)
+    with pytest.raises(KeyError, match="linear baseline for 'text'"):
+        build_fusion("linear-text", DIMS, 4)
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +165,7 @@ def test_loso_holds_out_each_speaker_once(tmp_path) -> None:
         _features_cfg(),
         tmp_path / "d" / "train.jsonl",
         tmp_path / "loso",
-        ("early",),
+        ("early", "linear-video"),
         BaselineConfig(epochs=20),
     )
     m = results["early"]
@@ -175,6 +178,15 @@ def test_loso_holds_out_each_speaker_once(tmp_path) -> None:
     assert sorted(r["id"] for r in rows) == sorted(
         json.loads(x)["id"] for x in (tmp_path / "d" / "train.jsonl").read_text().splitlines()
     )
+    linear = results["linear-video"]
+    assert (
+        linear["score"]["uar"] > 0.5
+    )  # logistic regression by L-BFGS on the video means learns (chance ~0.25)
+    assert linear["features"] == feature_settings(_features_cfg()) and set(linear["features"]) == {
+        "video",
+        "audio",
+        "sensor",
+    }
 
 
 @pytest.mark.integration

@@ -61,6 +61,23 @@ class Unimodal(FusionBase):
         )
 
 
+class Linear(nn.Module):
+    """Logistic regression on one modality's masked-mean features (rows without it get learned prior logits)."""
+
+    def __init__(self, dims: dict[str, int], classes: int, modality: str) -> None:
+        super().__init__()
+        self.modalities = [modality]
+        self.head = nn.Linear(dims[modality], classes)
+        self.missing = nn.Parameter(torch.zeros(classes))
+
+    def forward(self, feats: dict, masks: dict, present: Tensor, all_modalities: list[str]) -> Tensor:
+        """Logits `[B, K]`."""
+        m = self.modalities[0]
+        logits = self.head(masked_mean(feats[m], masks[m]))
+        here = present[:, all_modalities.index(m)]
+        return torch.where(here[:, None], logits, self.missing.expand_as(logits))
+
+
 class EarlyFusion(FusionBase):
     """Concatenate pooled modality embeddings (+ presence flags), then one MLP classifier."""
 
@@ -231,13 +248,13 @@ class LowRankFusion(FusionBase):
 
 
 def build_fusion(name: str, dims: dict[str, int], classes: int, regression: bool = False) -> nn.Module:
-    """A fusion model by name: unimodal-<m>, early, late[-average|-vote|-learned|-gate], hybrid-attention,
+    """A fusion model by name: unimodal-<m> (MLP), linear-<m> (logistic regression), early, late[-average|-vote|-learned|-gate], hybrid-attention,
     hybrid-gated, mult, tfn, lmf. `classes` is the output size (class logits, or regression targets)."""
-    if name.startswith("unimodal-"):
-        modality = name.split("-", 1)[1]
+    if name.startswith(("unimodal-", "linear-")):
+        kind, modality = name.split("-", 1)
         if modality not in dims:
-            raise KeyError(f"unimodal baseline for {modality!r}, but the features have {sorted(dims)}")
-        return Unimodal(dims, classes, modality)
+            raise KeyError(f"{kind} baseline for {modality!r}, but the features have {sorted(dims)}")
+        return Unimodal(dims, classes, modality) if kind == "unimodal" else Linear(dims, classes, modality)
     if name.startswith("late"):
         combine = name.split("-", 1)[1] if "-" in name else "average"
         return LateFusion(dims, classes, combine=combine, regression=regression)
@@ -251,7 +268,7 @@ def build_fusion(name: str, dims: dict[str, int], classes: int, regression: bool
     }
     if name not in builders:
         raise KeyError(
-            f"unknown fusion {name!r}; valid: unimodal-<modality>, early, late[-average|-vote|-learned|"
+            f"unknown fusion {name!r}; valid: unimodal-<modality>, linear-<modality>, early, late[-average|-vote|-learned|"
             f"-gate], {', '.join(sorted(k for k in builders if k != 'early'))}"
         )
     return builders[name](dims, classes)

@@ -11,11 +11,13 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
 from emollm.baselines.data import FeatureSet, load_features, standardize
-from emollm.baselines.models import build_fusion
+from emollm.baselines.models import build_fusion, masked_mean
 from emollm.baselines.predict import batch_inputs, predict_proba, predict_values, prediction_rows, score_rows
 from emollm.baselines.saved import save_baseline
+from emollm.baselines.tfidf import fit_logistic
 from emollm.config import BaselineConfig, RunConfig
 from emollm.evaluation.metrics import (
     classification_metrics,
@@ -90,6 +92,8 @@ def fit(
     opt = torch.optim.AdamW(model.parameters(), lr=bc.lr, weight_decay=bc.weight_decay)
     counts = torch.bincount(train.y, minlength=classes).float()
     weight = (counts.sum() / (classes * counts.clamp_min(1))) if bc.class_weights else None
+    if name.startswith("linear-") and not regression:
+        return _fit_linear(model, train, dev, classes, bc, weight)
     best, best_score, stale, epochs_run = copy.deepcopy(model.state_dict()), -float("inf"), 0, 0
     for epoch in range(bc.epochs):
         model.train()
@@ -124,6 +128,29 @@ def fit(
         "dev_metric": "mean_ccc" if regression else "uar",
         "epochs": epochs_run,
     }
+
+
+def _fit_linear(
+    model: torch.nn.Module,
+    train: FeatureSet,
+    dev: FeatureSet,
+    classes: int,
+    bc: BaselineConfig,
+    weight: Tensor | None,
+) -> tuple[torch.nn.Module, dict]:
+    """Logistic regression on the masked-mean features of the training rows that have the modality, by L-BFGS with
+    `bc.l2` x ||W||^2 (no early stopping); rows without the modality get the training label prior's log."""
+    m = model.modalities[0]
+    col = train.modalities.index(m)
+    rows = train.present[:, col]
+    x = masked_mean(train.feats[m][rows], train.masks[m][rows])
+    fitted = fit_logistic(x, train.y[rows], classes, bc.l2, weight)
+    counts = torch.bincount(train.y, minlength=classes).float() + 1
+    with torch.no_grad():
+        model.head.weight.copy_(fitted.weight)
+        model.head.bias.copy_(fitted.bias)
+        model.missing.copy_((counts / counts.sum()).log())
+    return model, {"fit": "lbfgs", "l2": bc.l2, "dev_uar": _devscore_rows(model, dev, False, classes)}
 
 
 def _holdout(train: FeatureSet, seed: int) -> tuple[FeatureSet, FeatureSet]:
@@ -215,7 +242,7 @@ def run_baselines(
     for name in fusions:
         if bc.task == "regression" and name == "late-vote":
             continue
-        if name.startswith("unimodal-") and name.split("-", 1)[1] not in train.modalities:
+        if name.startswith(("unimodal-", "linear-")) and name.split("-", 1)[1] not in train.modalities:
             continue
         began = time.time()
         model, info = fit(name, train, dev, len(labels), bc)
@@ -296,6 +323,7 @@ def run_loso(
             "train_seconds": round(seconds, 2),
             "per_speaker_norm": bc.per_speaker_norm,
             "data": str(data),
+            "features": feature_settings(cfg),
         }
         log.info(
             "%s LOSO: pooled uar %.3f, mean fold uar %.3f (%.1f s)",
@@ -305,6 +333,13 @@ def run_loso(
             seconds,
         )
     return _finish(out, results, rows)
+
+
+def feature_settings(cfg: RunConfig) -> dict[str, dict[str, Any]]:
+    """Each modality's encoder and its arguments: what a saved result's features came from."""
+    return {
+        m: {"encoder": mc.encoder, "encoder_args": dict(mc.encoder_args)} for m, mc in cfg.modalities.items()
+    }
 
 
 def fitted_adjustment(

@@ -15,7 +15,7 @@ FLAGS = {"seed": "seed", "per_speaker_norm": "per_speaker_norm", "class_weights"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `emollm baseline`."""
-    p.add_argument("--fusion", action="append", help="unimodal-<m>, early, late[-vote|-learned|-gate], "
+    p.add_argument("--fusion", action="append", help="unimodal-<m>, linear-<m>, early, late[-vote|-learned|-gate], "
                    "hybrid-attention, hybrid-gated, mult, tfn, lmf (repeatable)")  # fmt: skip
     p.add_argument("--all", action="store_true", help="run the whole family and write one comparison table")
     p.add_argument("--data", required=True,

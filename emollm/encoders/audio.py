@@ -11,6 +11,12 @@ import torch
 
 from emollm.data.media import MediaError, load_audio, load_video_audio
 from emollm.encoders.base import FrozenModule, PerClipEncoder, freeze, hash_config, hash_module
+from emollm.encoders.whisper_layers import (
+    check_layers,
+    layer_count,
+    read_ct2_variables,
+    whisper_hidden_states,
+)
 from emollm.hub import packaged_whisper_dir, pretrained_kwargs
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm"}
@@ -41,7 +47,9 @@ def pool_time(frames: np.ndarray, valid: int, factor: int) -> np.ndarray:
 
 
 class WhisperCT2Encoder(PerClipEncoder):
-    """Whisper encoder frames (20 ms, 384-d for tiny.en), averaged over `pool` frames; 30-s windows, chained."""
+    """Whisper encoder frames (20 ms, 384-d for tiny.en), averaged over `pool` frames; 30-s windows, chained.
+    `layers` (e.g. [1, 2, 3, 4]) averages those hidden states instead of the last one, computed in torch from the
+    same weights (0 = before the first block, i = after block i, blocks + 1 = the final layer norm)."""
 
     def __init__(
         self,
@@ -50,6 +58,7 @@ class WhisperCT2Encoder(PerClipEncoder):
         pool: int = 5,
         threads: int = 0,
         min_rate: int = RATE,
+        layers: list[int] | None = None,
     ) -> None:
         import ctranslate2
         from transformers import WhisperFeatureExtractor
@@ -60,13 +69,22 @@ class WhisperCT2Encoder(PerClipEncoder):
             str(self.model_dir), device="cpu", compute_type="float32", intra_threads=threads
         )
         self.mel = WhisperFeatureExtractor(feature_size=self.model.n_mels)
-        self.pool, self.min_rate = pool, min_rate
+        self.pool, self.min_rate, self.layers = pool, min_rate, None
+        if layers is not None:
+            self.weights = read_ct2_variables(self.model_dir / "model.bin")
+            self.layers = check_layers(
+                list(layers), layer_count(self.weights) + 1, self.model_dir / "model.bin"
+            )
         self.dim = int(self._encode_window(np.zeros(RATE, np.float32)).shape[-1])
 
     def _encode_window(self, wave: np.ndarray) -> np.ndarray:
         import ctranslate2
 
         mel = self.mel(wave, sampling_rate=RATE, return_tensors="np")["input_features"].astype(np.float32)
+        if self.layers is not None:
+            with torch.no_grad():
+                states = whisper_hidden_states(self.weights, torch.from_numpy(mel))
+            return torch.stack([states[i][0] for i in self.layers]).mean(0).numpy()
         return np.array(self.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(mel))))[0]
 
     def prepare(self, ref: str | Path) -> np.ndarray:
@@ -104,6 +122,7 @@ class WhisperCT2Encoder(PerClipEncoder):
             size=model_bin.stat().st_size,
             config=(self.model_dir / "config.json").read_text(),
             pool=self.pool,
+            **({"layers": self.layers} if self.layers is not None else {}),
         )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from emollm.baselines import run_baselines, run_loso
 from emollm.baselines.tfidf import run_tfidf
+from emollm.baselines.train import feature_settings
 from emollm.checkpoint import load_checkpoint, write_model_files
 from emollm.config import RunConfig, load_config
 from emollm.evaluation.compare import compare_predictions
@@ -111,11 +112,13 @@ def floor(root: str, out: Path) -> dict[str, Any]:
 
 
 EMODB_FOLDS = [["03", "08"], ["09", "10"], ["11", "12"], ["13", "14"], ["15", "16"]]
+EMODB_BASELINES = {"whisper-mlp": "unimodal-audio", "whisper-linear": "linear-audio"}
+"""EmoDB baselines on the LLM's Whisper features: system name -> fusion (MLP head; L-BFGS logistic regression)."""
 
 
 def emodb(root: str, out: Path) -> dict[str, Any]:
     """EmoDB audio, 7 classes, leave-2-speakers-out (5 folds) on Whisper tiny.en frames: the LLM trained once per
-    fold, and the Whisper linear (MLP) baseline on the same folds; predictions pooled over the folds."""
+    fold, and the Whisper MLP and logistic-regression baselines on the same folds; predictions pooled over the folds."""
     data, task = corpus("emodb", root, out), out / "emodb"
     cache = task / "cache"
     rows = [json.loads(x) for x in (data / "all.jsonl").read_text().splitlines()]
@@ -143,16 +146,18 @@ def emodb(root: str, out: Path) -> dict[str, Any]:
     }
     atomic_write_json(task / "eval" / "llm" / "metrics.json", llm)
     cfg = load_config(resource_dir("configs") / "results/emodb_whisper.yaml", [f"data.cache_dir={cache}"])
-    if reused(task / "eval" / "whisper-mlp" / "unimodal-audio") is None:
-        run_loso(cfg, data / "all.jsonl", task / "eval" / "whisper-mlp", ("unimodal-audio",), cfg.baseline, cache,
-                 folds=EMODB_FOLDS)  # fmt: skip
-    base = reused(task / "eval" / "whisper-mlp" / "unimodal-audio")
     systems = {"llm": {**brief(llm["score"]), "generate": brief(llm["generate"]), "train_seconds": round(seconds, 1),
                        "protocol": "leave-2-speakers-out, 5 folds: " + ", ".join("+".join(f) for f in EMODB_FOLDS),
-                       "fold_uar": fold_uar},
-               "whisper-mlp": {**brief(base["score"]), "eval_dir": str(task / "eval" / "whisper-mlp" / "unimodal-audio"),
-                               "fold_uar": {k: round(v, 4) for k, v in base.get("fold_uar", {}).items()}},
-               "wall_seconds": wall_seconds(task, began)}  # fmt: skip
+                       "fold_uar": fold_uar}}  # fmt: skip
+    for system, fusion in EMODB_BASELINES.items():
+        folder = task / "eval" / system
+        base = reused(folder / fusion)
+        if base is None or base.get("features") != feature_settings(cfg):  # none yet, or of other features
+            run_loso(cfg, data / "all.jsonl", folder, (fusion,), cfg.baseline, cache, folds=EMODB_FOLDS)
+            base = reused(folder / fusion)
+        systems[system] = {**brief(base["score"]), "eval_dir": str(folder / fusion),
+                           "fold_uar": {k: round(v, 4) for k, v in base.get("fold_uar", {}).items()}}  # fmt: skip
+    systems["wall_seconds"] = wall_seconds(task, began)
     systems = _with_comparisons(systems, task)
     systems["llm-rationales"] = _emodb_rationales(data, task, EMODB_FOLDS[-1])
     return systems
