@@ -153,6 +153,9 @@ class TrainConfig:
     """Optimizer steps between log lines."""
     eval_every: int = 0
     """Optimizer steps between dev-loss evaluations (0: only at the end)."""
+    keep_best: bool = False
+    """Make final/ the weights of the evaluation with the lowest dev loss (early stopping by checkpoint selection; the
+    best so far is kept in best/, a loadable checkpoint). Needs data.dev and train.eval_every > 0."""
     save_every: int = 0
     """Optimizer steps between checkpoints (0: only the final one)."""
     keep_last: int = 2

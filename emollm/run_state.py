@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import importlib.util
 import io
 import json
@@ -11,16 +12,19 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import yaml
 from accelerate import Accelerator
 
 from emollm.checkpoint import load_trainable, prune_steps, save_trainable, write_model_files
+from emollm.config import ConfigError, RunConfig, from_dict, to_dict
 from emollm.faults import kill_point
-from emollm.io import atomic_write_text, replace_dir
+from emollm.io import atomic_write_json, atomic_write_text, replace_dir
 from emollm.model.emollm import EmoLLM
 
 log = logging.getLogger("emollm.train")
 TRAINABLE_FILE = "trainable.safetensors"
 LOG_FIELDS = ["step", "stage", "loss", "lr", "dev_loss", "seconds"]
+DATA_DIGESTS = "data_digests.json"
 
 
 def setup_logging(run_dir: Path, is_main: bool) -> None:
@@ -59,6 +63,51 @@ def trackers(names: list[str] | None = None) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
+# Settings that steer a run without changing what it computes: a resumed run may differ from its first part in these.
+RUN_CONTROL = {"train.out_dir", "train.max_steps_per_run", "train.log_every", "train.trackers", "train.num_workers",
+               "train.save_every", "train.keep_last", "data.cache_dir"}  # fmt: skip
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """{dotted.key: leaf value} of a nested config dict."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    return {
+        k: v for key, sub in tree.items() for k, v in _flat(sub, f"{prefix}.{key}" if prefix else key).items()
+    }
+
+
+def check_same_config(run_dir: Path, cfg: RunConfig) -> None:
+    """Refuse to resume (or reuse) the run in `run_dir` under a config that would compute something else: a finished
+    or half-done run of another recipe must not stand in for this one. Run-control settings may differ."""
+    saved = run_dir / "config.yaml"
+    if not saved.is_file():
+        return
+    try:
+        before = to_dict(from_dict(RunConfig, yaml.safe_load(saved.read_text()) or {}))
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{saved}: the run's config no longer loads ({exc}); start a new train.out_dir"
+        ) from exc
+    old, new = _flat(before), _flat(to_dict(cfg))
+    changed = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(old.keys() | new.keys())
+               if k not in RUN_CONTROL and old.get(k) != new.get(k)]  # fmt: skip
+    digests = run_dir / DATA_DIGESTS
+    if digests.is_file():
+        recorded, now = json.loads(digests.read_text()), data_digests(cfg)
+        files = {"data.train": cfg.data.train, "data.dev": cfg.data.dev}
+        changed += [f"the content of {key} {files[key]}" for key in now if recorded.get(key) != now[key]]
+    if changed:
+        raise ConfigError(f"{run_dir} holds a run of another config or data ({'; '.join(changed[:6])}); delete it "
+                          "or choose another train.out_dir to train this one")  # fmt: skip
+
+
+def data_digests(cfg: RunConfig) -> dict[str, str]:
+    """SHA-256 of the training and dev files ("" where there is none), so a resume notices changed data."""
+    return {key: hashlib.sha256(Path(path).read_bytes()).hexdigest() if path and Path(path).is_file() else ""
+            for key, path in (("data.train", cfg.data.train), ("data.dev", cfg.data.dev))}  # fmt: skip
+
+
 def save_step(
     accelerator: Accelerator, model: EmoLLM, run_dir: Path, step: int, meta: dict[str, Any], keep_last: int
 ) -> None:
@@ -88,15 +137,43 @@ def save_step(
     accelerator.wait_for_everyone()
 
 
-def save_final(accelerator: Accelerator, model: EmoLLM, run_dir: Path, meta: dict[str, Any]) -> None:
-    """Write run_dir/final atomically (model files only: a finished run needs no optimizer state)."""
+def save_final(
+    accelerator: Accelerator, model: EmoLLM, run_dir: Path, meta: dict[str, Any], name: str = "final"
+) -> None:
+    """Write run_dir/NAME (final, or best) atomically: model files only, a finished run needs no optimizer state."""
     if accelerator.is_main_process:
-        tmp = run_dir / ".final.tmp"
+        tmp = run_dir / f".{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         write_model_files(model, tmp, meta)
+        replace_dir(tmp, run_dir / name)
+        log.info("saved %s checkpoint %s", name, run_dir / name)
+    accelerator.wait_for_everyone()
+
+
+def best_dev_loss(run_dir: Path, start: int) -> float:
+    """The dev loss of run_dir/best when it was saved at or before step `start` (a resumed run recomputes the steps
+    after its checkpoint, so a best/ from those steps no longer counts), else infinity."""
+    meta = run_dir / "best" / "meta.json"
+    if not meta.is_file():
+        return float("inf")
+    best = json.loads(meta.read_text())
+    return float(best["dev_loss"]) if best["step"] <= start else float("inf")
+
+
+def final_from_best(accelerator: Accelerator, run_dir: Path, meta: dict[str, Any]) -> None:
+    """Write run_dir/final atomically as a copy of run_dir/best, its meta.json = `meta` + the best step and loss."""
+    if accelerator.is_main_process:
+        best = json.loads((run_dir / "best" / "meta.json").read_text())
+        tmp = run_dir / ".final.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(run_dir / "best", tmp)
+        atomic_write_json(
+            tmp / "meta.json", {**meta, "best_step": best["step"], "best_dev_loss": best["dev_loss"]}
+        )
         replace_dir(tmp, run_dir / "final")
-        log.info("saved final checkpoint %s", run_dir / "final")
+        log.info("saved final checkpoint %s = the weights of step %d (lowest dev loss %.4f)", run_dir / "final",
+                 best["step"], best["dev_loss"])  # fmt: skip
     accelerator.wait_for_everyone()
 
 

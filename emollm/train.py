@@ -22,13 +22,11 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from emollm import __version__
-from emollm.asr import transcriber_for
 from emollm.checkpoint import resolve_resume
-from emollm.config import RunConfig, dump_config
-from emollm.data.dataset import Collator, ModalityDropout, build_dataset
-from emollm.data.prepass import feature_pass
-from emollm.data.sample import load_samples
+from emollm.config import ConfigError, RunConfig, dump_config
+from emollm.data.dataset import Collator, ModalityDropout
 from emollm.data.sampling import EpochSampler, class_weight_table, class_weights_of
+from emollm.data.training_sets import training_sets
 from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.faults import kill_point
 from emollm.io import atomic_write_json, atomic_write_text
@@ -36,6 +34,11 @@ from emollm.model.emollm import EmoLLM
 from emollm.model.lm import setup_training_kernels
 from emollm.precision import resolve_mixed_precision
 from emollm.run_state import (
+    DATA_DIGESTS,
+    best_dev_loss,
+    check_same_config,
+    data_digests,
+    final_from_best,
     log_row,
     register_state_hooks,
     save_final,
@@ -92,46 +95,6 @@ def dev_loss(model: torch.nn.Module, loader: DataLoader, accelerator: Accelerato
     return float(total[0] / total[1].clamp(min=1))
 
 
-def _prepare_data(
-    cfg: RunConfig, model: EmoLLM, encoders: dict, accelerator: Accelerator, run_dir: Path
-) -> tuple:
-    """Load, check and tokenise train (and dev) samples; fit input standardisation; report what was skipped."""
-    labels = model.labels
-    samples, bad = load_samples(cfg.data.train, labels, [cfg.data.media_root])
-    if not samples:
-        raise ValueError(f"{cfg.data.train}: no usable training samples ({len(bad)} bad records)")
-    asr = transcriber_for(cfg.data.asr, cfg.data.cache_dir or run_dir / "cache")
-    if asr is not None:
-        samples = asr.fill(samples, show=accelerator.is_main_process)
-    normalize = {m: mc.normalize for m, mc in cfg.modalities.items()}
-    samples, bad_media = feature_pass(
-        samples, encoders, model.projectors, normalize, seed=cfg.train.seed, show=accelerator.is_main_process
-    )
-    build = dict(
-        tokenizer=model.tokenizer,
-        template=model.template,
-        tokens=model.tokens,
-        labels=labels,
-        max_length=cfg.data.max_length,
-        cache_dir=run_dir / "cache",
-        with_rationale=cfg.data.with_rationale,
-    )
-    with accelerator.main_process_first():
-        train_ds, too_long = build_dataset(samples, **build) if samples else (None, [])
-        dev_ds = None
-        if cfg.data.dev:
-            dev_samples, _ = load_samples(cfg.data.dev, labels, [cfg.data.media_root])
-            dev_samples, _ = feature_pass(dev_samples, encoders, model.projectors, {}, show=False)
-            dev_ds = build_dataset(dev_samples, **build)[0] if dev_samples else None
-    report = [b.__dict__ for b in bad] + bad_media + too_long
-    if report and accelerator.is_main_process:
-        atomic_write_json(run_dir / "bad_samples.json", report)
-        log.warning("%d training samples skipped; see %s", len(report), run_dir / "bad_samples.json")
-    if train_ds is None or len(train_ds) == 0:
-        raise ValueError(f"{cfg.data.train}: no usable training samples ({len(report)} skipped)")
-    return train_ds, dev_ds
-
-
 def _forget_previous_run_state() -> None:
     """In a single process, let a second `train()` (e.g. cross-corpus: one model per source corpus) choose its own
     mixed precision: accelerate keeps the first run's settings in a process-wide singleton otherwise."""
@@ -144,6 +107,8 @@ def _forget_previous_run_state() -> None:
 def train(cfg: RunConfig, resume: str | None = None) -> Path:
     """Train per `cfg`; return the final checkpoint folder. `resume`: None, "auto" or a step-checkpoint path."""
     t = cfg.train
+    if t.keep_best and (not cfg.data.dev or t.eval_every <= 0):
+        raise ConfigError("train.keep_best needs a dev split (data.dev) and train.eval_every > 0")
     kwargs = [DistributedDataParallelKwargs(find_unused_parameters=t.align_steps > 0)]
     _forget_previous_run_state()
     accelerator = Accelerator(
@@ -187,6 +152,7 @@ class Run:
     start: int
     trainable: list[torch.nn.Parameter] = field(default_factory=list)
     class_weights: dict[str, float] = field(default_factory=dict)
+    best_dev_loss: float = math.inf
 
 
 def _run(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Path:
@@ -207,6 +173,8 @@ def _start_run_dir(
     setup_logging(run_dir, accelerator.is_main_process)
     final_meta = run_dir / "final" / "meta.json"
     total = t.align_steps + t.steps
+    if resume:
+        check_same_config(run_dir, cfg)
     if resume == "auto" and final_meta.is_file() and json.loads(final_meta.read_text())["step"] == total:
         log.info("run %s is already complete (%d steps); nothing to do", run_dir, total)
         return run_dir, None, True
@@ -217,6 +185,7 @@ def _start_run_dir(
         )
     if accelerator.is_main_process:
         atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
+        atomic_write_json(run_dir / DATA_DIGESTS, data_digests(cfg))
     return run_dir, resume_dir, False
 
 
@@ -270,7 +239,7 @@ def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run 
     log.info("parameters: %s trainable of %s total (%.3f%%)", f"{counts['trainable']:,}", f"{counts['total']:,}",
              100 * counts["trainable"] / counts["total"])  # fmt: skip
     encoders = cached_encoders(model.encoders, cfg.data.cache_dir, read_only=not accelerator.is_main_process)
-    train_ds, dev_ds = _prepare_data(cfg, model, encoders, accelerator, run_dir)
+    train_ds, dev_ds = training_sets(cfg, model, encoders, accelerator, run_dir)
     kernels = _training_kernels(cfg, model, train_ds, accelerator)
     loader, sampler = _train_loader(cfg, model, train_ds, encoders, accelerator.num_processes)
     groups = [
@@ -315,7 +284,8 @@ def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run 
     return Run(cfg, accelerator, run_dir, prepared, unwrapped, optimizer,
                _micro_batches(loader, sampler, accelerator, start * t.grad_accum),
                dev_loader, encoders, meta, start,
-               [p for g in optimizer.param_groups for p in g["params"]], table)  # fmt: skip
+               [p for g in optimizer.param_groups for p in g["params"]], table,
+               best_dev_loss(run_dir, start))  # fmt: skip
 
 
 def _supervised_weight(batch: dict, weights: torch.Tensor | None) -> torch.Tensor:
@@ -393,6 +363,8 @@ def _loop(run: Run) -> Path:
         bar.update(1)
         bar.set_postfix(loss=f"{row['loss']:.4f}", stage=row["stage"])
         _record(run, row, total)
+        if "dev_loss" in row:
+            _keep_if_best(run, row, done)
         kill_point("train.logged")
         meta = {**run.base_meta, "step": done, "stage": row["stage"]}
         stop_now = t.max_steps_per_run and done - run.start >= t.max_steps_per_run and done < total
@@ -408,5 +380,16 @@ def _loop(run: Run) -> Path:
     flush_caches(run.encoders)
     final_meta = {**run.base_meta, "step": total, "stage": "instruct" if t.steps else "align",
                   "train_seconds": round(time.time() - began, 2)}  # fmt: skip
-    save_final(acc, run.model, run.run_dir, final_meta)
+    if t.keep_best:
+        final_from_best(acc, run.run_dir, final_meta)
+    else:
+        save_final(acc, run.model, run.run_dir, final_meta)
     return run.run_dir / "final"
+
+
+def _keep_if_best(run: Run, row: dict[str, Any], done: int) -> None:
+    """With train.keep_best, save the weights as run_dir/best when this dev loss is the lowest so far."""
+    if run.cfg.train.keep_best and row["dev_loss"] < run.best_dev_loss:
+        run.best_dev_loss = row["dev_loss"]
+        meta = {**run.base_meta, "step": done, "stage": row["stage"], "dev_loss": row["dev_loss"]}
+        save_final(run.accelerator, run.model, run.run_dir, meta, name="best")

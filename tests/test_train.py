@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from emollm.checkpoint import check_checkpoint, load_checkpoint, resolve_resume, write_model_files
-from emollm.config import load_config
+from emollm.config import ConfigError, load_config
 from emollm.data.dataset import Collator, build_dataset
 from emollm.data.sample import load_samples
 from emollm.model.emollm import EmoLLM
@@ -210,6 +211,23 @@ def test_refuses_to_overwrite_a_run_without_resume(tiny_cfg) -> None:
     train(tiny_cfg)
     with pytest.raises(FileExistsError, match="--resume auto"):
         train(tiny_cfg)
+    other = dataclasses.replace(tiny_cfg, train=dataclasses.replace(tiny_cfg.train, lr=1e-3, log_every=5))
+    with pytest.raises(ConfigError, match=r"another config or data \(train.lr: 0.005 -> 0.001\)"):
+        train(other, resume="auto")  # a finished run of another recipe does not stand in for this one
+    steered = dataclasses.replace(tiny_cfg, train=dataclasses.replace(tiny_cfg.train, log_every=5))
+    assert train(steered, resume="auto").name == "final"  # run-control settings may differ
+
+
+def test_refuses_to_resume_when_the_training_file_changed(tiny_lm, syn_data, tmp_path) -> None:
+    data = syn_data / f"train-{tmp_path.name}.jsonl"  # beside the shared corpus's features
+    data.write_text((syn_data / "train.jsonl").read_text())
+    cfg = load_config(None, tiny_overrides(tiny_lm, syn_data, tmp_path / "run", data__train=str(data)))
+    train(cfg)
+    data.write_text(
+        "".join(data.read_text().splitlines(keepends=True)[:-1])
+    )  # the same path, one record less
+    with pytest.raises(ConfigError, match="the content of data.train"):
+        train(cfg, resume="auto")
 
 
 # Where a run is killed, in order: each resume of the run is killed at the next point (SIGKILL via EMOLLM_KILL_AT,
