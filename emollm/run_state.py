@@ -24,7 +24,7 @@ from emollm.model.emollm import EmoLLM
 log = logging.getLogger("emollm.train")
 TRAINABLE_FILE = "trainable.safetensors"
 LOG_FIELDS = ["step", "stage", "loss", "lr", "dev_loss", "seconds"]
-DATA_DIGESTS = "data_digests.json"
+RUN_IDENTITY = "run_identity.json"
 
 
 def setup_logging(run_dir: Path, is_main: bool) -> None:
@@ -66,6 +66,8 @@ def trackers(names: list[str] | None = None) -> list[str]:
 # Settings that steer a run without changing what it computes: a resumed run may differ from its first part in these.
 RUN_CONTROL = {"train.out_dir", "train.max_steps_per_run", "train.log_every", "train.trackers", "train.num_workers",
                "train.save_every", "train.keep_last", "data.cache_dir"}  # fmt: skip
+# The per-process batch and accumulation may change with the process count; the global batch they give may not.
+BATCH_LAYOUT = {"train.batch_size", "train.grad_accum"}
 
 
 def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -77,9 +79,10 @@ def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
     }
 
 
-def check_same_config(run_dir: Path, cfg: RunConfig) -> None:
-    """Refuse to resume (or reuse) the run in `run_dir` under a config that would compute something else: a finished
-    or half-done run of another recipe must not stand in for this one. Run-control settings may differ."""
+def check_same_config(run_dir: Path, cfg: RunConfig, processes: int) -> None:
+    """Refuse to resume (or reuse) the run in `run_dir` under a config, data files or global batch that would compute
+    something else: a finished or half-done run of another recipe must not stand in for this one. Run-control
+    settings may differ, and so may the per-process batch where the global batch stays (another process count)."""
     saved = run_dir / "config.yaml"
     if not saved.is_file():
         return
@@ -91,21 +94,31 @@ def check_same_config(run_dir: Path, cfg: RunConfig) -> None:
         ) from exc
     old, new = _flat(before), _flat(to_dict(cfg))
     changed = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(old.keys() | new.keys())
-               if k not in RUN_CONTROL and old.get(k) != new.get(k)]  # fmt: skip
-    digests = run_dir / DATA_DIGESTS
-    if digests.is_file():
-        recorded, now = json.loads(digests.read_text()), data_digests(cfg)
-        files = {"data.train": cfg.data.train, "data.dev": cfg.data.dev}
-        changed += [f"the content of {key} {files[key]}" for key in now if recorded.get(key) != now[key]]
+               if k not in RUN_CONTROL | BATCH_LAYOUT and old.get(k) != new.get(k)]  # fmt: skip
+    recorded_path = run_dir / RUN_IDENTITY
+    recorded = json.loads(recorded_path.read_text()) if recorded_path.is_file() else {}
+    now = run_identity(cfg, processes)
+    files = {"data.train": cfg.data.train, "data.dev": cfg.data.dev}
+    changed += [
+        f"the content of {key} {path}"
+        for key, path in files.items()
+        if key in recorded and recorded[key] != now[key]
+    ]
+    if "global_batch" in recorded and recorded["global_batch"] != now["global_batch"]:
+        changed.append(
+            f"global batch {recorded['global_batch']} -> {now['global_batch']} (batch_size x grad_accum x processes)"
+        )
     if changed:
         raise ConfigError(f"{run_dir} holds a run of another config or data ({'; '.join(changed[:6])}); delete it "
                           "or choose another train.out_dir to train this one")  # fmt: skip
 
 
-def data_digests(cfg: RunConfig) -> dict[str, str]:
-    """SHA-256 of the training and dev files ("" where there is none), so a resume notices changed data."""
-    return {key: hashlib.sha256(Path(path).read_bytes()).hexdigest() if path and Path(path).is_file() else ""
-            for key, path in (("data.train", cfg.data.train), ("data.dev", cfg.data.dev))}  # fmt: skip
+def run_identity(cfg: RunConfig, processes: int) -> dict[str, Any]:
+    """What a resume must find unchanged beyond the config: SHA-256 of the training and dev files ("" where there is
+    none) and the global batch (batch_size x grad_accum x processes)."""
+    digests = {key: hashlib.sha256(Path(path).read_bytes()).hexdigest() if path and Path(path).is_file() else ""
+               for key, path in (("data.train", cfg.data.train), ("data.dev", cfg.data.dev))}  # fmt: skip
+    return {**digests, "global_batch": cfg.train.batch_size * cfg.train.grad_accum * processes}
 
 
 def save_step(

@@ -26,7 +26,6 @@ from emollm.checkpoint import resolve_resume
 from emollm.config import ConfigError, RunConfig, dump_config
 from emollm.data.dataset import Collator, ModalityDropout
 from emollm.data.sampling import EpochSampler, class_weight_table, class_weights_of
-from emollm.data.training_sets import training_sets
 from emollm.encoders.cache import cached_encoders, flush_caches
 from emollm.faults import kill_point
 from emollm.io import atomic_write_json, atomic_write_text
@@ -34,19 +33,20 @@ from emollm.model.emollm import EmoLLM
 from emollm.model.lm import setup_training_kernels
 from emollm.precision import resolve_mixed_precision
 from emollm.run_state import (
-    DATA_DIGESTS,
+    RUN_IDENTITY,
     best_dev_loss,
     check_same_config,
-    data_digests,
     final_from_best,
     log_row,
     register_state_hooks,
+    run_identity,
     save_final,
     save_step,
     setup_logging,
     trackers,
     truncate_log,
 )
+from emollm.train_data import training_sets
 
 log = logging.getLogger("emollm.train")
 
@@ -174,7 +174,7 @@ def _start_run_dir(
     final_meta = run_dir / "final" / "meta.json"
     total = t.align_steps + t.steps
     if resume:
-        check_same_config(run_dir, cfg)
+        check_same_config(run_dir, cfg, accelerator.num_processes)
     if resume == "auto" and final_meta.is_file() and json.loads(final_meta.read_text())["step"] == total:
         log.info("run %s is already complete (%d steps); nothing to do", run_dir, total)
         return run_dir, None, True
@@ -185,7 +185,7 @@ def _start_run_dir(
         )
     if accelerator.is_main_process:
         atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
-        atomic_write_json(run_dir / DATA_DIGESTS, data_digests(cfg))
+        atomic_write_json(run_dir / RUN_IDENTITY, run_identity(cfg, accelerator.num_processes))
     return run_dir, resume_dir, False
 
 

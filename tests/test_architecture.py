@@ -29,6 +29,7 @@ LAYERS = [
         "emollm.checkpoint",
         "emollm.run_state",
         "emollm.train",
+        "emollm.train_data",
         "emollm.extract",
         "emollm.rationale",
         "emollm.export",

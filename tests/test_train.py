@@ -216,6 +216,9 @@ def test_refuses_to_overwrite_a_run_without_resume(tiny_cfg) -> None:
         train(other, resume="auto")  # a finished run of another recipe does not stand in for this one
     steered = dataclasses.replace(tiny_cfg, train=dataclasses.replace(tiny_cfg.train, log_every=5))
     assert train(steered, resume="auto").name == "final"  # run-control settings may differ
+    bigger = dataclasses.replace(tiny_cfg, train=dataclasses.replace(tiny_cfg.train, batch_size=8))
+    with pytest.raises(ConfigError, match=r"global batch 4 -> 8"):
+        train(bigger, resume="auto")  # the per-process batch may change only with the process count
 
 
 def test_refuses_to_resume_when_the_training_file_changed(tiny_lm, syn_data, tmp_path) -> None:
