@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +99,9 @@ def check_same_config(run_dir: Path, cfg: RunConfig, processes: int) -> None:
     recorded_path = run_dir / RUN_IDENTITY
     recorded = json.loads(recorded_path.read_text()) if recorded_path.is_file() else {}
     now = run_identity(cfg, processes)
-    files = {"data.train": cfg.data.train, "data.dev": cfg.data.dev}
     changed += [
         f"the content of {key} {path}"
-        for key, path in files.items()
+        for key, path in _data_files(cfg).items()
         if key in recorded and recorded[key] != now[key]
     ]
     if "global_batch" in recorded and recorded["global_batch"] != now["global_batch"]:
@@ -117,8 +117,13 @@ def run_identity(cfg: RunConfig, processes: int) -> dict[str, Any]:
     """What a resume must find unchanged beyond the config: SHA-256 of the training and dev files ("" where there is
     none) and the global batch (batch_size x grad_accum x processes)."""
     digests = {key: hashlib.sha256(Path(path).read_bytes()).hexdigest() if path and Path(path).is_file() else ""
-               for key, path in (("data.train", cfg.data.train), ("data.dev", cfg.data.dev))}  # fmt: skip
+               for key, path in _data_files(cfg).items()}  # fmt: skip
     return {**digests, "global_batch": cfg.train.batch_size * cfg.train.grad_accum * processes}
+
+
+def _data_files(cfg: RunConfig) -> dict[str, str]:
+    """The run's data files by config key."""
+    return {"data.train": cfg.data.train, "data.dev": cfg.data.dev}
 
 
 def save_step(
@@ -150,18 +155,24 @@ def save_step(
     accelerator.wait_for_everyone()
 
 
-def save_final(
-    accelerator: Accelerator, model: EmoLLM, run_dir: Path, meta: dict[str, Any], name: str = "final"
-) -> None:
-    """Write run_dir/NAME (final, or best) atomically: model files only, a finished run needs no optimizer state."""
+def _write_folder(accelerator: Accelerator, run_dir: Path, name: str, fill: Callable[[Path], None]) -> None:
+    """Write run_dir/NAME atomically (main process): `fill` writes into .NAME.tmp, which then replaces NAME."""
     if accelerator.is_main_process:
         tmp = run_dir / f".{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        write_model_files(model, tmp, meta)
+        fill(tmp)
         replace_dir(tmp, run_dir / name)
-        log.info("saved %s checkpoint %s", name, run_dir / name)
     accelerator.wait_for_everyone()
+
+
+def save_final(
+    accelerator: Accelerator, model: EmoLLM, run_dir: Path, meta: dict[str, Any], name: str = "final"
+) -> None:
+    """Write run_dir/NAME (final, or best) atomically: model files only, a finished run needs no optimizer state."""
+    _write_folder(accelerator, run_dir, name, lambda tmp: write_model_files(model, tmp, meta))
+    if accelerator.is_main_process:
+        log.info("saved %s checkpoint %s", name, run_dir / name)
 
 
 def best_dev_loss(run_dir: Path, start: int) -> float:
@@ -176,18 +187,18 @@ def best_dev_loss(run_dir: Path, start: int) -> float:
 
 def final_from_best(accelerator: Accelerator, run_dir: Path, meta: dict[str, Any]) -> None:
     """Write run_dir/final atomically as a copy of run_dir/best, its meta.json = `meta` + the best step and loss."""
-    if accelerator.is_main_process:
-        best = json.loads((run_dir / "best" / "meta.json").read_text())
-        tmp = run_dir / ".final.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(run_dir / "best", tmp)
+    best = json.loads((run_dir / "best" / "meta.json").read_text())
+
+    def fill(tmp: Path) -> None:
+        shutil.copytree(run_dir / "best", tmp, dirs_exist_ok=True)
         atomic_write_json(
             tmp / "meta.json", {**meta, "best_step": best["step"], "best_dev_loss": best["dev_loss"]}
         )
-        replace_dir(tmp, run_dir / "final")
+
+    _write_folder(accelerator, run_dir, "final", fill)
+    if accelerator.is_main_process:
         log.info("saved final checkpoint %s = the weights of step %d (lowest dev loss %.4f)", run_dir / "final",
                  best["step"], best["dev_loss"])  # fmt: skip
-    accelerator.wait_for_everyone()
 
 
 def log_row(run_dir: Path, row: dict[str, Any]) -> None:
