@@ -44,6 +44,7 @@ from emollm.model.emollm import EmoLLM  # noqa: E402
 from emollm.model.lm import setup_training_kernels  # noqa: E402
 from emollm.parse import parse_answer  # noqa: E402
 from emollm.precision import resolve_mixed_precision  # noqa: E402
+from emollm.train import adamw  # noqa: E402
 
 LM = "HuggingFaceTB/SmolLM2-135M-Instruct"
 # The loop as it was before this benchmark existed (emollm 0.1 defaults), and the recipe shipped now.
@@ -129,7 +130,8 @@ def train_steps(
     model: EmoLLM, batches: list[dict], legacy: bool, precision: str, lr: float = 1e-4
 ) -> dict[str, float]:
     """Time optimizer steps over `batches` (the first one is a warm-up); tokens, samples and FLOP/s."""
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    # the shipped loop's optimizer (fused on one CPU process), the first loop's per-tensor AdamW
+    opt = adamw([p for p in model.parameters() if p.requires_grad], 0.01, fused=not legacy, lr=lr)
     body, head = body_params(model)
     model.train()
     seconds = tokens = samples = flops = 0.0
@@ -153,7 +155,8 @@ def train_steps(
 
 def training(data: Path, n_batches: int, batch: int = 8) -> dict[str, Any]:
     """The legacy and the shipped loop on the same samples, with MFU against this run's matmul peak, and the shipped
-    loop without compilation, with SDPA and with the whole LM in bf16 for the A/B ratios."""
+    loop without compilation, with SDPA, with the whole LM in bf16 and (where bf16 is the best dtype) in fp32, for
+    the A/B ratios."""
     labels = label_set_of(data)
     samples, _ = load_samples(data, get_labels(labels))
     chosen = random.Random(0).sample(samples, batch * n_batches)
@@ -161,32 +164,50 @@ def training(data: Path, n_batches: int, batch: int = 8) -> dict[str, Any]:
     result: dict[str, Any] = {"peak_gflops": {d: round(peak_gflops(d), 1) for d in ("fp32", "bf16")},
                               "best_dtype": "bf16" if precision == "bf16" else "fp32", "batch": batch}  # fmt: skip
     uncompiled = [*SHIPPED, "train.compile=none"]
-    runs = [("legacy", LEGACY, True), ("shipped", SHIPPED, False), ("shipped_uncompiled", uncompiled, False),
-            ("shipped_uncompiled_sdpa", [*uncompiled, "train.attention=sdpa"], False)]  # fmt: skip
-    # the whole LM stored in bf16 (residual stream too): faster, numerics not the same
+    # (name, config overrides, legacy loss, mixed precision)
+    runs = [("legacy", LEGACY, True, "no"), ("shipped", SHIPPED, False, precision),
+            ("shipped_uncompiled", uncompiled, False, precision),
+            ("shipped_uncompiled_sdpa", [*uncompiled, "train.attention=sdpa"], False, precision)]  # fmt: skip
     if precision == "bf16":
-        runs.append(("bf16_weights", [*uncompiled, "lm.dtype=bfloat16"], False))
-    for name, variant, legacy in runs:
-        torch.manual_seed(0)
-        # kernels chosen as `emollm train` chooses them for one epoch of this file
-        cfg = config(variant, data, labels, [f"train.steps={len(samples) // batch}"])
-        model = EmoLLM.from_config(cfg)
-        batches = _batches(model, chosen, batch, grouped=not legacy)
-        lengths = [int(row.sum()) for b in batches for row in b["attention_mask"]]
-        began = time.perf_counter()
-        kernels = setup_training_kernels(model.lm, cfg.train, lengths, device_type="cpu", processes=1,
-                                         mixed_precision="no" if legacy else precision, quantized=False)  # fmt: skip
-        if kernels["compile"] != "none":  # compile on two batches first, outside the timing
-            train_steps(model, batches[:2], legacy, precision)
-        warm_s = time.perf_counter() - began
-        result[name] = {**train_steps(model, batches, legacy, "no" if legacy else precision), **kernels}
-        if kernels["compile"] != "none":  # the two warm-up steps less two timed steps' worth
-            result[name]["compile_s"] = warm_s - 2 * result[name]["s_per_step"]
-        peak = result["peak_gflops"]["fp32" if legacy or precision != "bf16" else "bf16"]
+        # the whole LM stored in bf16 (residual stream too): faster, numerics not the same
+        runs.append(("bf16_weights", [*uncompiled, "lm.dtype=bfloat16"], False, precision))
+        # the shipped loop in fp32 (`train.mixed_precision: no`), its MFU against the fp32 peak
+        runs.append(("shipped_fp32", SHIPPED, False, "no"))
+    for name, variant, legacy, run_precision in runs:
+        result[name] = _timed_run(variant, legacy, run_precision, data, labels, chosen, batch, len(samples))
+        peak = result["peak_gflops"]["bf16" if run_precision == "bf16" else "fp32"]
         result[name]["mfu"] = result[name]["gflops"] / peak
-        result[name]["mean_tokens_per_sample"] = result[name]["tokens_per_s"] / result[name]["samples_per_s"]
-        del batches
     return result
+
+
+def _timed_run(
+    variant: list[str],
+    legacy: bool,
+    precision: str,
+    data: Path,
+    labels: str,
+    chosen: list[Sample],
+    batch: int,
+    n_train: int,
+) -> dict[str, Any]:
+    """One loop variant built, prepared and compiled as `emollm train` would for one epoch of `n_train` samples,
+    then timed on `chosen` (compilation outside the timing)."""
+    torch.manual_seed(0)
+    cfg = config(variant, data, labels, [f"train.steps={n_train // batch}"])
+    model = EmoLLM.from_config(cfg)
+    batches = _batches(model, chosen, batch, grouped=not legacy)
+    lengths = [int(row.sum()) for b in batches for row in b["attention_mask"]]
+    began = time.perf_counter()
+    kernels = setup_training_kernels(model.lm, cfg.train, lengths, device_type="cpu", processes=1,
+                                     mixed_precision=precision, quantized=False)  # fmt: skip
+    if kernels["compile"] != "none":  # compile on two batches first, outside the timing
+        train_steps(model, batches[:2], legacy, precision)
+    warm_s = time.perf_counter() - began
+    timing = {**train_steps(model, batches, legacy, precision), **kernels}
+    if kernels["compile"] != "none":  # the two warm-up steps less two timed steps' worth
+        timing["compile_s"] = warm_s - 2 * timing["s_per_step"]
+    timing["mean_tokens_per_sample"] = timing["tokens_per_s"] / timing["samples_per_s"]
+    return timing
 
 
 def fit_briefly(model: EmoLLM, data: Path, steps: int, batch: int = 8, rationale: bool = False) -> None:

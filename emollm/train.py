@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator, DistributedDataParallelKwargs
-from accelerate.utils import set_seed
+from accelerate.utils import DistributedType, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -227,6 +227,20 @@ def _training_kernels(
     return kernels
 
 
+PLAIN_DISTRIBUTED = (DistributedType.NO, DistributedType.MULTI_CPU, DistributedType.MULTI_GPU)
+
+
+def adamw(groups: list, weight_decay: float, fused: bool, lr: float = 0.0) -> torch.optim.AdamW:
+    """AdamW over `groups` (parameters or group dicts), with torch's fused kernel if `fused` (one kernel per step
+    instead of a loop over ~400 LoRA tensors: 6 vs 36 ms a step on this CPU)."""
+    return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay, fused=fused or None)
+
+
+def fusable(accelerator: Accelerator) -> bool:
+    """Whether the fused AdamW applies: CPU or CUDA, one process or DDP (DeepSpeed and FSDP manage the parameters)."""
+    return accelerator.device.type in ("cpu", "cuda") and accelerator.distributed_type in PLAIN_DISTRIBUTED
+
+
 def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run | Path:
     """Model, data, optimizer and (when resuming) restored state; the final folder when the run is complete."""
     t = cfg.train
@@ -246,7 +260,7 @@ def _setup(cfg: RunConfig, accelerator: Accelerator, resume: str | None) -> Run 
         {"params": list(model.projectors.parameters()), "name": "projectors"},
         {"params": [p for p in model.lm.parameters() if p.requires_grad], "name": "lora"},
     ]
-    optimizer = torch.optim.AdamW(groups, lr=0.0, weight_decay=t.weight_decay)
+    optimizer = adamw(groups, t.weight_decay, fusable(accelerator))
     prepared, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     collate = Collator(encoders, model.tokenizer.pad_token_id)
     dev_loader = (

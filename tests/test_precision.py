@@ -43,15 +43,16 @@ def test_return_freed_memory_releases_freed_tensors_at_once() -> None:
     assert off["released_mb"] < 32, off  # the default heap keeps the holes resident
 
 
-def test_frozen_linears_in_bf16_give_the_same_autocast_step(tiny_cfg) -> None:
-    """bf16 autocast casts the frozen fp32 weights at every forward; storing them in bf16 once gives the same loss and
-    LoRA gradients without the copies, and leaves LoRA, embeddings and norms in fp32."""
+def test_frozen_linears_and_head_in_bf16_give_the_same_autocast_step(tiny_cfg) -> None:
+    """bf16 autocast casts the frozen fp32 weights at every forward; storing the decoder linears and the (tied) LM
+    head in bf16 once gives the same loss and LoRA gradients without the copies, and leaves LoRA, the input
+    embeddings and norms in fp32."""
     import torch
 
     from emollm.data.dataset import Collator, build_dataset
     from emollm.data.sample import load_samples
     from emollm.model.emollm import EmoLLM
-    from emollm.model.lm import store_frozen_linears
+    from emollm.model.lm import base_model, store_frozen_head, store_frozen_linears
 
     torch.manual_seed(0)
     model = EmoLLM.from_config(tiny_cfg)
@@ -67,9 +68,15 @@ def test_frozen_linears_in_bf16_give_the_same_autocast_step(tiny_cfg) -> None:
         return loss.detach(), [p.grad.clone() for n, p in model.named_parameters() if "lora_B" in n]
 
     before, grads_before = loss_and_grads()
+    base = base_model(model.lm)
+    assert base.get_output_embeddings().weight is base.get_input_embeddings().weight  # tied, as in SmolLM2
     converted = store_frozen_linears(model.lm, torch.bfloat16)
+    assert store_frozen_head(model.lm, torch.bfloat16) == 1
     after, grads_after = loss_and_grads()
     assert converted > 0 and store_frozen_linears(model.lm, torch.bfloat16) == 0
+    assert store_frozen_head(model.lm, torch.bfloat16) == 0
+    assert base.get_output_embeddings().weight.dtype == torch.bfloat16
+    assert base.get_input_embeddings().weight.dtype == torch.float32
     dtypes = {n: p.dtype for n, p in model.named_parameters()}
     assert all(d == torch.float32 for n, d in dtypes.items() if "lora_" in n or "norm" in n or "embed" in n)
     assert any(d == torch.bfloat16 for n, d in dtypes.items() if "base_layer" in n)

@@ -371,3 +371,33 @@ def test_two_runs_in_one_process_may_differ_in_mixed_precision(tiny_lm, syn_data
         cfg = load_config(None, tiny_overrides(tiny_lm, syn_data, tmp_path / name, train__steps=1,
                                                train__mixed_precision=precision))  # fmt: skip
         assert (train(cfg) / "meta.json").is_file()
+
+
+def test_fused_adamw_on_one_device_matches_the_default_implementation() -> None:
+    """One process on CPU trains with torch's fused AdamW; its updates equal the per-tensor loop's to float rounding,
+    with weight decay and two learning-rate groups (align/instruct switch their lr per group)."""
+    from accelerate import Accelerator
+
+    from emollm.train import adamw, fusable
+
+    torch.manual_seed(0)
+    shapes = [(8, 32), (48, 8), (16,), (4, 4)]
+    fused_params = [torch.nn.Parameter(torch.randn(s)) for s in shapes]
+    loop_params = [torch.nn.Parameter(p.detach().clone()) for p in fused_params]
+    start = [p.detach().clone() for p in fused_params]
+    assert fusable(Accelerator(cpu=True))
+    fused = adamw([{"params": fused_params[:2]}, {"params": fused_params[2:]}], 0.01, fused=True)
+    loop = torch.optim.AdamW([{"params": loop_params[:2]}, {"params": loop_params[2:]}], lr=0.0,
+                             weight_decay=0.01, foreach=False)  # fmt: skip
+    assert fused.defaults["fused"] is True and not loop.defaults["fused"]
+    for step in range(5):
+        grads = [torch.randn(s) for s in shapes]
+        for opt, params in ((fused, fused_params), (loop, loop_params)):
+            for group, lr in zip(opt.param_groups, (1e-2, 3e-3), strict=True):
+                group["lr"] = lr * (step + 1)
+            for p, g in zip(params, grads, strict=True):
+                p.grad = g.clone()
+            opt.step()
+    for a, b, before in zip(fused_params, loop_params, start, strict=True):
+        assert (a - before).abs().min() > 1e-6  # every weight moved
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
