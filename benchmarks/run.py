@@ -98,18 +98,10 @@ def cache_ratio(out: Path, clips: int, steps: int) -> dict:
     return {**times, "ratio": times["on_the_fly"] / times["cached"]}
 
 
-def main() -> None:
-    """Measure everything and print the JSON object (and a short summary unless --json)."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", action="store_true", help="print only the JSON object")
-    ap.add_argument("--out", default="runs/bench")
-    args = ap.parse_args()
-    began, out = time.time(), Path(args.out)
-    shutil.rmtree(out, ignore_errors=True)
-    train_file = throughput.meld_split(out / "meld")
-    train = throughput.training(train_file, n_batches=4 if args.quick else 10)
-    (steps, n), test = ((12, 16) if args.quick else (30, 48)), train_file.with_name("test.jsonl")
+def inference_runs(train_file: Path, out: Path, quick: bool) -> dict:
+    """Scoring vs generation after a short fine-tune: label-only answers, rationale answers (shipped precision and
+    fp32) and answers held to the default format's full length."""
+    (steps, n), test = ((12, 16) if quick else (30, 48)), train_file.with_name("test.jsonl")
     shipped = throughput.config(throughput.SHIPPED, train_file, throughput.label_set_of(train_file))
     inference = {}
     for name, rationale in (("label_only", False), ("rationale", True)):
@@ -125,64 +117,79 @@ def main() -> None:
             inference["full_answer"] = throughput.inference(merged, test, n, max_new_tokens=length,
                                                             min_new_tokens=length)  # fmt: skip
         del model, merged
+    return inference
+
+
+def _speedup(slow: dict, fast: dict, key: str = "s_per_sample") -> float:
+    """slow[key] / fast[key] for seconds, rounded to 2 decimals."""
+    return round(slow[key] / fast[key], 2)
+
+
+def _throughput(fast: dict, slow: dict, key: str = "tokens_per_s") -> float:
+    """fast[key] / slow[key] for rates, rounded to 2 decimals."""
+    return round(fast[key] / slow[key], 2)
+
+
+def ratios(train: dict, inference: dict, cache: dict, memory: dict) -> dict:
+    """The headline ratios of one run, in the order the JSON prints them."""
     label_only, infer, full = inference["label_only"], inference["rationale"], inference["full_answer"]
     fp32 = inference["rationale_fp32"]
-    cache = cache_ratio(out / "cache", clips=6 if args.quick else 12, steps=4 if args.quick else 6)
-    memory = qlora_ratio()
-    result = {
-        "mfu": round(train["shipped"]["mfu"], 3),
-        "legacy_mfu": round(train["legacy"]["mfu"], 3),
-        **({"mfu_bf16_weights": round(train["bf16_weights"]["mfu"], 3)} if "bf16_weights" in train else {}),
-        **(
-            {
-                "mfu_fp32": round(train["shipped_fp32"]["mfu"], 3),
-                "bf16_speedup": round(
-                    train["shipped"]["tokens_per_s"] / train["shipped_fp32"]["tokens_per_s"], 2
-                ),
-            }
-            if "shipped_fp32" in train
-            else {}
-        ),  # fmt: skip
-        "compile_speedup": round(
-            train["shipped"]["tokens_per_s"] / train["shipped_uncompiled"]["tokens_per_s"], 2
-        ),
-        "attention_speedup": round(
-            train["shipped_uncompiled"]["tokens_per_s"] / train["shipped_uncompiled_sdpa"]["tokens_per_s"], 2
-        ),
-        "tokens_per_s_ratio": round(train["shipped"]["tokens_per_s"] / train["legacy"]["tokens_per_s"], 2),
-        "samples_per_s_ratio": round(train["shipped"]["samples_per_s"] / train["legacy"]["samples_per_s"], 2),
-        "scoring_speedup": round(infer["generate"]["s_per_sample"] / infer["score"]["s_per_sample"], 2),
-        "scoring_speedup_fp32": round(fp32["generate"]["s_per_sample"] / fp32["score"]["s_per_sample"], 2),
-        "inference_precision_speedup": round(
-            (fp32["generate"]["s_per_sample"] + fp32["score"]["s_per_sample"])
-            / (infer["generate"]["s_per_sample"] + infer["score"]["s_per_sample"]),
-            2,
-        ),
-        "scoring_speedup_label_only": round(
-            label_only["generate"]["s_per_sample"] / label_only["score"]["s_per_sample"], 2
-        ),
-        "scoring_speedup_full_answer": round(
-            full["generate"]["s_per_sample"] / full["score"]["s_per_sample"], 2
-        ),
+    result = {"mfu": round(train["shipped"]["mfu"], 3), "legacy_mfu": round(train["legacy"]["mfu"], 3)}
+    if "bf16_weights" in train:
+        result["mfu_bf16_weights"] = round(train["bf16_weights"]["mfu"], 3)
+    if "shipped_fp32" in train:
+        result["mfu_fp32"] = round(train["shipped_fp32"]["mfu"], 3)
+        result["bf16_speedup"] = _throughput(train["shipped"], train["shipped_fp32"])
+    both = {name: run["generate"]["s_per_sample"] + run["score"]["s_per_sample"] for name, run in
+            (("fp32", fp32), ("shipped", infer))}  # fmt: skip
+    return {
+        **result,
+        "compile_speedup": _throughput(train["shipped"], train["shipped_uncompiled"]),
+        "attention_speedup": _throughput(train["shipped_uncompiled"], train["shipped_uncompiled_sdpa"]),
+        "tokens_per_s_ratio": _throughput(train["shipped"], train["legacy"]),
+        "samples_per_s_ratio": _throughput(train["shipped"], train["legacy"], "samples_per_s"),
+        "scoring_speedup": _speedup(infer["generate"], infer["score"]),
+        "scoring_speedup_fp32": _speedup(fp32["generate"], fp32["score"]),
+        "inference_precision_speedup": round(both["fp32"] / both["shipped"], 2),
+        "scoring_speedup_label_only": _speedup(label_only["generate"], label_only["score"]),
+        "scoring_speedup_full_answer": _speedup(full["generate"], full["score"]),
         "cache_speedup": round(cache["ratio"], 1),
         "qlora_memory_ratio": round(memory["ratio"], 3),
         "qlora_recipe_vs_default_memory_ratio": round(memory["recipe_vs_default_ratio"], 3),
         "qlora_memory_ratio_default_allocator": round(memory["default_allocator_ratio"], 3),
         "qlora_4bit_only_memory_ratio": round(memory["weights_only_ratio"], 3),
         "return_freed_memory_step_time_ratio": round(memory["return_freed_step_time_ratio"], 3),
-        "details": {
-            "training": train,
-            "inference": infer,
-            "inference_fp32": fp32,
-            "inference_label_only": label_only,
-            "inference_full_answer": full,
-            "cache": cache,
-            "memory": memory,
-            "quick": args.quick,
-            "seconds": round(time.time() - began, 1),
-        },  # fmt: skip
     }
-    text = json.dumps(result, indent=2, default=float)
+
+
+def main() -> None:
+    """Measure everything and print the JSON object (and a short summary unless --json)."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", action="store_true", help="print only the JSON object")
+    ap.add_argument("--out", default="runs/bench")
+    args = ap.parse_args()
+    began, out = time.time(), Path(args.out)
+    shutil.rmtree(out, ignore_errors=True)
+    train_file = throughput.meld_split(out / "meld")
+    train = throughput.training(train_file, n_batches=4 if args.quick else 10)
+    inference = inference_runs(train_file, out, args.quick)
+    cache = cache_ratio(out / "cache", clips=6 if args.quick else 12, steps=4 if args.quick else 6)
+    memory = qlora_ratio()
+    details = {
+        "training": train,
+        "inference": inference["rationale"],
+        "inference_fp32": inference["rationale_fp32"],
+        "inference_label_only": inference["label_only"],
+        "inference_full_answer": inference["full_answer"],
+        "cache": cache,
+        "memory": memory,
+        "quick": args.quick,
+        "seconds": round(time.time() - began, 1),
+    }
+    text = json.dumps(
+        {**ratios(train, inference, cache, memory), "details": details}, indent=2, default=float
+    )
     (out / "benchmark.json").write_text(text + "\n")
     print(text)
 
